@@ -1,0 +1,45 @@
+//! The REST API (`/api/v1`), its OpenAPI document, and the health endpoints.
+
+pub mod auth;
+pub mod body;
+pub mod health;
+pub mod idempotency;
+pub mod openapi;
+pub mod problem;
+pub mod taxonomy;
+pub mod tips;
+
+use actix_web::{HttpResponse, web};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use problem::ApiError;
+
+/// Registers every API route. Unknown `/api` paths and wrong methods answer problem+json.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
+        .service(resource("/healthz", "GET").route(web::get().to(health::healthz)))
+        .service(resource("/readyz", "GET").route(web::get().to(health::readyz)))
+        .service(
+            SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", openapi::ApiDoc::openapi()),
+        )
+        .service(
+            web::scope("/api/v1")
+                .service(resource("/taxonomy", "GET").route(web::get().to(taxonomy::get_taxonomy)))
+                .service(resource("/tips", "POST").route(web::post().to(tips::submit_tip)))
+                .service(resource("/tips/{id}", "GET").route(web::get().to(tips::get_tip)))
+                .default_service(web::to(not_found)),
+        )
+        .service(web::scope("/api").default_service(web::to(not_found)));
+}
+
+/// A resource whose other methods get 405 with an `Allow` header.
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        Err::<HttpResponse, _>(ApiError::MethodNotAllowed(allow))
+    }))
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}

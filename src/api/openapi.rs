@@ -1,0 +1,64 @@
+//! The OpenAPI 3 document, generated from the handlers' annotations, and its docs page
+//! (Swagger UI, served from the binary, no third-party origin).
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{health, problem, taxonomy, tips};
+use crate::domain::{self, FieldError};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tipsa API",
+        description = "Tip intake for a health and social care inspectorate. Errors are RFC 9457 problem+json.",
+        version = "1"
+    ),
+    paths(
+        tips::submit_tip,
+        tips::get_tip,
+        taxonomy::get_taxonomy,
+        health::healthz,
+        health::readyz,
+    ),
+    components(schemas(
+        domain::TipDraft,
+        domain::tip::ReporterDraft,
+        domain::Language,
+        domain::Taxonomy,
+        domain::taxonomy::Label,
+        domain::taxonomy::Region,
+        domain::taxonomy::Municipality,
+        tips::SubmitTipResponse,
+        tips::TipResponse,
+        problem::Problem,
+        FieldError,
+        health::HealthResponse,
+    )),
+    modifiers(&BearerApiKey),
+    tags(
+        (name = "tips", description = "Submitting and reading tips"),
+        (name = "taxonomy", description = "Code lists"),
+        (name = "health", description = "Liveness and readiness"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Declares the `api_key` bearer scheme the paths refer to.
+struct BearerApiKey;
+
+impl Modify for BearerApiKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("tipsa_<prefix>_<secret>")
+                    .description(Some("An API key created with `tipsa apikey create`"))
+                    .build(),
+            ),
+        );
+    }
+}

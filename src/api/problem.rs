@@ -1,0 +1,203 @@
+//! `ApiError`, the one error type of the REST edge, rendered as RFC 9457 problem+json.
+//!
+//! Client errors say precisely what is wrong; server errors say nothing about their cause in the
+//! body — the cause chain (Display only, which never holds request content) goes to the log.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::ApiKeyError;
+use crate::domain::FieldError;
+
+/// Seconds a client should wait before retrying after a 503.
+const RETRY_AFTER_SECONDS: &str = "5";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("a valid API key is required")]
+    Unauthorized,
+    #[error("the API key lacks the scope {0}")]
+    MissingScope(&'static str),
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed(&'static str),
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("request body larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("the body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("{0}")]
+    IdempotencyMismatch(&'static str),
+    #[error("the service is temporarily unavailable")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// The problem+json body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// Stable identifier of the kind of problem.
+    #[schema(example = "urn:tipsa:problem:validation")]
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    #[schema(example = "Validation failed")]
+    pub title: String,
+    #[schema(example = 422)]
+    pub status: u16,
+    pub detail: String,
+    /// Present on validation errors: every failing field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+impl ApiError {
+    fn code_and_title(&self) -> (&'static str, &'static str) {
+        match self {
+            ApiError::MalformedJson(_) => ("malformed-json", "Malformed JSON"),
+            ApiError::Unauthorized => ("unauthorized", "Authentication required"),
+            ApiError::MissingScope(_) => ("forbidden", "Missing scope"),
+            ApiError::NotFound => ("not-found", "Not found"),
+            ApiError::MethodNotAllowed(_) => ("method-not-allowed", "Method not allowed"),
+            ApiError::Conflict(_) => ("conflict", "Conflict"),
+            ApiError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
+            ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
+            ApiError::Validation(_) => ("validation", "Validation failed"),
+            ApiError::IdempotencyMismatch(_) => {
+                ("idempotency-key-mismatch", "Idempotency key reused")
+            }
+            ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
+            ApiError::Internal(_) => ("internal", "Internal server error"),
+        }
+    }
+
+    /// The body a client sees.
+    pub fn problem(&self) -> Problem {
+        let (code, title) = self.code_and_title();
+        let detail = match self {
+            ApiError::Validation(errors) => {
+                let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+                format!("invalid fields: {}", fields.join(", "))
+            }
+            ApiError::Unavailable(_) => {
+                "the service is temporarily unavailable; try again shortly".to_owned()
+            }
+            ApiError::Internal(_) => "an unexpected error occurred; it has been logged".to_owned(),
+            other => other.to_string(),
+        };
+        Problem {
+            problem_type: format!("urn:tipsa:problem:{code}"),
+            title: title.to_owned(),
+            status: self.status_code().as_u16(),
+            detail,
+            errors: match self {
+                ApiError::Validation(errors) => Some(errors.clone()),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::MissingScope(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Validation(_) | ApiError::IdempotencyMismatch(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            ApiError::Internal(cause) => {
+                tracing::error!(error = %format!("{cause:#}"), "internal error")
+            }
+            ApiError::Unavailable(cause) => tracing::warn!(error = %cause, "database unavailable"),
+            _ => {}
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        match self {
+            ApiError::Unauthorized => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"tipsa\""));
+            }
+            ApiError::MethodNotAllowed(allow) => {
+                response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
+            }
+            ApiError::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
+            }
+            _ => {}
+        }
+        response.json(self.problem())
+    }
+}
+
+/// Whether a database error means "the database is not reachable" rather than a bug.
+fn is_connection_failure(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match error {
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
+        Error::DatabaseError(DatabaseErrorKind::Unknown, info) => {
+            // Admin shutdown, server starting up, too many clients, statement timeout.
+            let message = info.message();
+            message.contains("terminating connection")
+                || message.contains("the database system is")
+                || message.contains("too many clients")
+                || message.contains("canceling statement due to statement timeout")
+        }
+        Error::BrokenTransactionManager => true,
+        _ => false,
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(error: diesel::result::Error) -> Self {
+        if is_connection_failure(&error) {
+            ApiError::Unavailable(error.to_string())
+        } else {
+            ApiError::Internal(anyhow::Error::new(error).context("database query failed"))
+        }
+    }
+}
+
+impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
+    fn from(error: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
+        ApiError::Unavailable(format!("no database connection: {error}"))
+    }
+}
+
+impl From<ApiKeyError> for ApiError {
+    fn from(error: ApiKeyError) -> Self {
+        match error {
+            ApiKeyError::Malformed | ApiKeyError::Rejected => ApiError::Unauthorized,
+            ApiKeyError::Database(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::crypto::CryptoError> for ApiError {
+    fn from(error: crate::crypto::CryptoError) -> Self {
+        ApiError::Internal(anyhow::Error::new(error).context("sealing or opening a value"))
+    }
+}

@@ -1,0 +1,5 @@
+//! Who is calling: API keys for integrating systems (later also inspector sessions and roles).
+
+pub mod api_keys;
+
+pub use api_keys::{ApiCaller, ApiKeyError, Scope};

@@ -1,0 +1,166 @@
+//! The `tipsa` command line: serve, migrate, and API key administration.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+
+use crate::auth::{Scope, api_keys};
+use crate::config::Settings;
+use crate::db::{self, migrate};
+use crate::startup::{self, Database};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tipsa",
+    version,
+    about = "Tip intake for a health and social care inspectorate",
+    long_about = "Tip intake for a health and social care inspectorate.\n\nConfiguration: config/default.toml (compiled in), config/$TIPSA_ENV.toml, config/local.toml and TIPSA__* environment variables. With no database.url, a private PostgreSQL cluster is started under ./var/pg."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (migrates the database first unless disabled).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Exit 0 if the local server answers /readyz (for container health checks).
+    Healthcheck,
+    /// Create, list and revoke API keys for integrating systems.
+    Apikey {
+        #[command(subcommand)]
+        action: ApikeyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApikeyCommand {
+    /// Create a key; it is printed once and cannot be shown again.
+    Create {
+        /// Who the key is for, e.g. "Region Skåne incident system".
+        #[arg(long)]
+        name: String,
+        /// A scope to grant (repeat for several): tips:submit, tips:read, tips:write, stats:read.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<Scope>,
+    },
+    /// List keys (prefix, name, scopes, state); secrets are never shown.
+    List,
+    /// Revoke a key by its prefix (the 8 characters after `tipsa_`).
+    Revoke { prefix: String },
+}
+
+/// Runs a parsed command.
+pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve => startup::serve(settings).await,
+        Command::Migrate => {
+            with_database(&settings, |_| async {
+                // Migrations already ran in with_database.
+                Ok(())
+            })
+            .await
+        }
+        Command::Apikey { action } => run_apikey(action, &settings).await,
+        Command::Healthcheck => healthcheck(settings.server.port).await,
+    }
+}
+
+/// A minimal HTTP/1.0 GET of /readyz on the local port (the runtime image has no curl).
+async fn healthcheck(port: u16) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let work = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        stream
+            .write_all(b"GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .await?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await?;
+        Ok::<_, std::io::Error>(response)
+    };
+    let response = tokio::time::timeout(std::time::Duration::from_secs(3), work)
+        .await
+        .context("no answer within 3 s")?
+        .with_context(|| format!("connecting to 127.0.0.1:{port}"))?;
+    let status_line = String::from_utf8_lossy(&response)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    anyhow::ensure!(status_line.contains(" 200 "), "not ready: {status_line}");
+    Ok(())
+}
+
+async fn run_apikey(action: ApikeyCommand, settings: &Settings) -> anyhow::Result<()> {
+    with_database(settings, |url| async move {
+        let mut conn = AsyncPgConnection::establish(&url)
+            .await
+            .context("connecting to PostgreSQL")?;
+        match action {
+            ApikeyCommand::Create { name, scopes } => {
+                let name = name.trim();
+                anyhow::ensure!(
+                    (1..=200).contains(&name.chars().count()),
+                    "--name must be 1 to 200 characters"
+                );
+                let key = api_keys::create(&mut conn, name, &scopes).await?;
+                let scopes: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+                eprintln!(
+                    "Created API key {} for {name:?} with scopes {}. It is shown once; store it now:",
+                    key.prefix,
+                    scopes.join(", ")
+                );
+                println!("{}", key.token);
+            }
+            ApikeyCommand::List => {
+                let keys = db::api_keys::list(&mut conn).await?;
+                println!("{:<10} {:<9} {:<26} {:<40} NAME", "PREFIX", "STATE", "CREATED", "SCOPES");
+                for key in keys {
+                    let state = if key.revoked_at.is_some() { "revoked" } else { "active" };
+                    println!(
+                        "{:<10} {:<9} {:<26} {:<40} {}",
+                        key.prefix,
+                        state,
+                        key.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                        key.scopes.join(","),
+                        key.name
+                    );
+                }
+            }
+            ApikeyCommand::Revoke { prefix } => {
+                if db::api_keys::revoke(&mut conn, &prefix).await? {
+                    eprintln!("Revoked API key {prefix}.");
+                } else {
+                    anyhow::bail!("no active API key has the prefix {prefix:?}");
+                }
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Opens the database (starting the local cluster if configured so), applies pending
+/// migrations, runs `work`, and stops the cluster again.
+async fn with_database<F, Fut>(settings: &Settings, work: F) -> anyhow::Result<()>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let database = Database::open(settings).await?;
+    let result = async {
+        let applied = migrate::run_pending(&database.url).await?;
+        if applied.is_empty() {
+            tracing::info!("database schema is up to date");
+        } else {
+            tracing::info!(migrations = ?applied, "applied database migrations");
+        }
+        work(database.url.clone()).await
+    }
+    .await;
+    database.close().await;
+    result
+}

@@ -1,0 +1,270 @@
+//! Typed settings, layered from the compiled-in `config/default.toml`, optional files in the
+//! configuration directory and `TIPSA__…` environment variables.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// The defaults, compiled in so the binary runs from any directory.
+const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// Everything Tipsa can be configured with. Secrets are `SecretString`s so they never print.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Development allows the embedded defaults; production insists on real settings.
+    pub environment: DeploymentEnvironment,
+    /// Where the embedded defaults keep their state (local cluster, generated keys).
+    pub var_dir: PathBuf,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub embedded_postgres: EmbeddedPostgresSettings,
+    pub secrets: SecretSettings,
+    pub log: LogSettings,
+    pub intake: IntakeSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeploymentEnvironment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub host: String,
+    /// Port to listen on; 0 picks a free one (tests).
+    pub port: u16,
+    /// Largest accepted request body; larger ones get 413.
+    pub body_limit_bytes: usize,
+    /// HTTP worker threads; 0 means one per CPU core.
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// PostgreSQL URL; `None` starts the embedded local cluster.
+    pub url: Option<SecretString>,
+    /// Connections in the pool.
+    pub pool_size: usize,
+    /// How long a request waits for a pooled connection before answering 503.
+    pub acquire_timeout_ms: u64,
+    /// How long opening a new connection may take.
+    pub connect_timeout_ms: u64,
+    /// `statement_timeout` set on every pooled connection.
+    pub statement_timeout_ms: u64,
+    /// Run pending migrations when `serve` starts.
+    pub migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddedPostgresSettings {
+    /// Directory holding `initdb` and `pg_ctl`; `None` searches PATH and /usr/lib/postgresql.
+    pub bin_dir: Option<PathBuf>,
+    /// Unprivileged system user that owns and runs the cluster when Tipsa runs as root.
+    pub run_as_user: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSettings {
+    /// Key for the receipt-code HMAC (base64, 32 bytes).
+    pub receipt_hmac_key: Option<SecretString>,
+    /// Id of the contact key used for new encryptions.
+    pub active_contact_key: Option<String>,
+    /// Contact-detail encryption keys by id (base64, 32 bytes); old ids stay for decryption.
+    #[serde(default)]
+    pub contact_keys: BTreeMap<String, SecretString>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A tracing `EnvFilter` directive; `RUST_LOG` overrides it.
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Auto,
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeSettings {
+    /// How long an `Idempotency-Key` (and the sealed response it replays) is kept.
+    pub idempotency_ttl_hours: u32,
+    /// Outbreak tags a tip may carry.
+    #[serde(default)]
+    pub outbreaks: Vec<OutbreakSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OutbreakSettings {
+    pub code: String,
+    pub label_sv: String,
+    pub label_en: String,
+}
+
+impl Settings {
+    /// Loads settings: compiled-in defaults, then `<dir>/<TIPSA_ENV>.toml` and `<dir>/local.toml`
+    /// if present (dir = `TIPSA_CONFIG_DIR`, default `config`), then `TIPSA__*` variables.
+    pub fn load() -> anyhow::Result<Self> {
+        let dir = std::env::var_os("TIPSA_CONFIG_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("config"));
+        let env_name = std::env::var("TIPSA_ENV").unwrap_or_else(|_| "development".to_owned());
+        Self::load_from(&dir, &env_name, true)
+    }
+
+    /// Loads settings from the given directory and environment name; `with_env_vars` lets
+    /// tests ignore the process environment.
+    pub fn load_from(dir: &Path, env_name: &str, with_env_vars: bool) -> anyhow::Result<Self> {
+        if !env_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            bail!("TIPSA_ENV must be a plain name such as `production`, not {env_name:?}");
+        }
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(
+                DEFAULT_TOML,
+                config::FileFormat::Toml,
+            ))
+            .add_source(config::File::from(dir.join(format!("{env_name}.toml"))).required(false))
+            .add_source(config::File::from(dir.join("local.toml")).required(false));
+        if with_env_vars {
+            builder = builder.add_source(
+                config::Environment::with_prefix("TIPSA")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            );
+        }
+        let settings: Settings = builder
+            .build()
+            .context("reading configuration")?
+            .try_deserialize()
+            .context("configuration has an invalid value")?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Invariants that the types alone cannot express.
+    fn check(&self) -> anyhow::Result<()> {
+        if self.database.pool_size == 0 {
+            bail!("database.pool_size must be at least 1");
+        }
+        if self.server.body_limit_bytes < 1024 {
+            bail!("server.body_limit_bytes must be at least 1024");
+        }
+        let mut seen = std::collections::HashSet::new();
+        for outbreak in &self.intake.outbreaks {
+            let valid = !outbreak.code.is_empty()
+                && outbreak.code.len() <= 50
+                && outbreak
+                    .code
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+            if !valid {
+                bail!(
+                    "intake.outbreaks: code {:?} must be lowercase letters, digits, - or _",
+                    outbreak.code
+                );
+            }
+            if !seen.insert(&outbreak.code) {
+                bail!("intake.outbreaks: code {:?} is listed twice", outbreak.code);
+            }
+        }
+        if let Some(active) = &self.secrets.active_contact_key
+            && !self.secrets.contact_keys.contains_key(active)
+        {
+            bail!("secrets.active_contact_key {active:?} is not among secrets.contact_keys");
+        }
+        if self.environment == DeploymentEnvironment::Production {
+            if self.database.url.is_none() {
+                bail!("production needs database.url (TIPSA__DATABASE__URL)");
+            }
+            if self.secrets.receipt_hmac_key.is_none() || self.secrets.active_contact_key.is_none()
+            {
+                bail!(
+                    "production needs secrets.receipt_hmac_key, secrets.active_contact_key and secrets.contact_keys"
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn write(dir: &Path, name: &str, body: &str) {
+        std::fs::write(dir.join(name), body).unwrap();
+    }
+
+    #[test]
+    fn defaults_load_without_files() {
+        let dir = std::env::temp_dir().join(format!("tipsa-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let settings = Settings::load_from(&dir, "development", false).unwrap();
+        assert_eq!(settings.server.port, 8080);
+        assert!(settings.database.url.is_none());
+        assert!(
+            settings
+                .intake
+                .outbreaks
+                .iter()
+                .any(|o| o.code == "covid-19")
+        );
+    }
+
+    #[test]
+    fn environment_file_overrides_defaults_and_secrets_do_not_print() {
+        let dir = std::env::temp_dir().join(format!("tipsa-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        write(
+            &dir,
+            "staging.toml",
+            "[database]\nurl = \"postgres://u:hunter2@db/tipsa\"\n[server]\nport = 9000\n",
+        );
+        let settings = Settings::load_from(&dir, "staging", false).unwrap();
+        assert_eq!(settings.server.port, 9000);
+        let url = settings.database.url.as_ref().unwrap();
+        assert!(url.expose_secret().contains("hunter2"));
+        assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn production_refuses_embedded_defaults() {
+        let dir = std::env::temp_dir().join(format!("tipsa-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        write(&dir, "production.toml", "environment = \"production\"\n");
+        let err = Settings::load_from(&dir, "production", false).unwrap_err();
+        assert!(err.to_string().contains("database.url"), "{err}");
+    }
+
+    #[test]
+    fn unknown_settings_are_rejected() {
+        let dir = std::env::temp_dir().join(format!("tipsa-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        write(&dir, "local.toml", "[server]\nprot = 1\n");
+        let err = Settings::load_from(&dir, "development", false).unwrap_err();
+        assert!(format!("{err:#}").contains("prot"), "{err:#}");
+    }
+}

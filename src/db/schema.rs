@@ -1,0 +1,208 @@
+//! Diesel table definitions, kept in step with `migrations/` by hand (a test checks that every
+//! table here exists with these columns after the migrations have run).
+
+diesel::table! {
+    categories (code) {
+        code -> Text,
+        label_sv -> Text,
+        label_en -> Text,
+        sort_order -> Int4,
+    }
+}
+
+diesel::table! {
+    care_sectors (code) {
+        code -> Text,
+        label_sv -> Text,
+        label_en -> Text,
+        sort_order -> Int4,
+    }
+}
+
+diesel::table! {
+    reporter_roles (code) {
+        code -> Text,
+        label_sv -> Text,
+        label_en -> Text,
+        sort_order -> Int4,
+    }
+}
+
+diesel::table! {
+    regions (code) {
+        code -> Text,
+        name -> Text,
+        region_name -> Text,
+    }
+}
+
+diesel::table! {
+    municipalities (code) {
+        code -> Text,
+        name -> Text,
+        region_code -> Text,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Uuid,
+        prefix -> Text,
+        name -> Text,
+        secret_hash -> Bytea,
+        scopes -> Array<Text>,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    tips (id) {
+        id -> Uuid,
+        reference -> Text,
+        channel -> Text,
+        category -> Text,
+        care_sector -> Text,
+        region_code -> Text,
+        municipality_code -> Nullable<Text>,
+        facility_name -> Nullable<Text>,
+        care_provider -> Nullable<Text>,
+        occurred_on -> Nullable<Date>,
+        ongoing -> Bool,
+        description -> Text,
+        reporter_role -> Text,
+        outbreak -> Nullable<Text>,
+        language -> Text,
+        anonymous -> Bool,
+        contact_ciphertext -> Nullable<Bytea>,
+        contact_key_id -> Nullable<Text>,
+        receipt_code_hash -> Bytea,
+        status -> Text,
+        outcome -> Nullable<Text>,
+        submitted_by_api_key -> Nullable<Uuid>,
+        submitted_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    tip_events (id) {
+        id -> Int8,
+        tip_id -> Uuid,
+        kind -> Text,
+        actor -> Text,
+        data -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (api_key_id, idempotency_key) {
+        api_key_id -> Uuid,
+        idempotency_key -> Text,
+        request_hash -> Bytea,
+        state -> Text,
+        response_status -> Nullable<Int2>,
+        response_location -> Nullable<Text>,
+        response_ciphertext -> Nullable<Bytea>,
+        response_key_id -> Nullable<Text>,
+        created_at -> Timestamptz,
+        locked_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(municipalities -> regions (region_code));
+diesel::joinable!(tip_events -> tips (tip_id));
+diesel::joinable!(idempotency_keys -> api_keys (api_key_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    categories,
+    care_sectors,
+    reporter_roles,
+    regions,
+    municipalities,
+    api_keys,
+    tips,
+    tip_events,
+    idempotency_keys,
+);
+
+/// Every table above with its columns, in declaration order (for the schema drift test).
+pub const TABLE_COLUMNS: &[(&str, &[&str])] = &[
+    (
+        "categories",
+        &["code", "label_sv", "label_en", "sort_order"],
+    ),
+    (
+        "care_sectors",
+        &["code", "label_sv", "label_en", "sort_order"],
+    ),
+    (
+        "reporter_roles",
+        &["code", "label_sv", "label_en", "sort_order"],
+    ),
+    ("regions", &["code", "name", "region_name"]),
+    ("municipalities", &["code", "name", "region_code"]),
+    (
+        "api_keys",
+        &[
+            "id",
+            "prefix",
+            "name",
+            "secret_hash",
+            "scopes",
+            "created_at",
+            "revoked_at",
+        ],
+    ),
+    (
+        "tips",
+        &[
+            "id",
+            "reference",
+            "channel",
+            "category",
+            "care_sector",
+            "region_code",
+            "municipality_code",
+            "facility_name",
+            "care_provider",
+            "occurred_on",
+            "ongoing",
+            "description",
+            "reporter_role",
+            "outbreak",
+            "language",
+            "anonymous",
+            "contact_ciphertext",
+            "contact_key_id",
+            "receipt_code_hash",
+            "status",
+            "outcome",
+            "submitted_by_api_key",
+            "submitted_at",
+            "updated_at",
+        ],
+    ),
+    (
+        "tip_events",
+        &["id", "tip_id", "kind", "actor", "data", "created_at"],
+    ),
+    (
+        "idempotency_keys",
+        &[
+            "api_key_id",
+            "idempotency_key",
+            "request_hash",
+            "state",
+            "response_status",
+            "response_location",
+            "response_ciphertext",
+            "response_key_id",
+            "created_at",
+            "locked_at",
+            "expires_at",
+        ],
+    ),
+];

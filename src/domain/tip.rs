@@ -1,0 +1,734 @@
+//! A tip as submitted: the raw draft (from JSON or a form) and the validated `TipSubmission`,
+//! which can only be built by `TipSubmission::parse` and so never holds invalid data.
+//!
+//! Neither type implements `Debug` with content: tip text and contact details never reach logs.
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::{Validate, ValidationErrors, ValidationErrorsKind};
+
+use super::{FieldError, Taxonomy};
+
+pub const DESCRIPTION_MIN_CHARS: usize = 20;
+pub const DESCRIPTION_MAX_CHARS: usize = 10_000;
+
+/// Where a tip came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Web,
+    Api,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Web => "web",
+            Channel::Api => "api",
+        }
+    }
+}
+
+/// The language the tipster wrote in and wants answers in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    #[default]
+    Sv,
+    En,
+}
+
+impl Language {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::Sv => "sv",
+            Language::En => "en",
+        }
+    }
+}
+
+/// A tip as received, before validation. Every field is optional here so that a missing field
+/// is reported together with all other problems, not as the first parse error.
+#[derive(Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TipDraft {
+    /// Category code from the taxonomy.
+    #[schema(required = true, example = "patient_safety")]
+    pub category: Option<String>,
+    /// Care sector code from the taxonomy.
+    #[schema(required = true, example = "elderly_residential")]
+    pub care_sector: Option<String>,
+    /// Two-digit län code.
+    #[schema(required = true, example = "01")]
+    pub region_code: Option<String>,
+    /// Four-digit kommun code; must lie in `region_code`.
+    #[schema(example = "0180")]
+    pub municipality_code: Option<String>,
+    #[validate(length(
+        max = 200,
+        code = "too_long",
+        message = "must be at most 200 characters"
+    ))]
+    #[schema(max_length = 200, example = "Solgläntans äldreboende")]
+    pub facility_name: Option<String>,
+    #[validate(length(
+        max = 200,
+        code = "too_long",
+        message = "must be at most 200 characters"
+    ))]
+    #[schema(max_length = 200)]
+    pub care_provider: Option<String>,
+    /// ISO date (YYYY-MM-DD), not in the future.
+    #[schema(value_type = Option<String>, format = Date, example = "2026-11-20")]
+    pub occurred_on: Option<String>,
+    /// The situation is still going on.
+    #[serde(default)]
+    pub ongoing: Option<bool>,
+    /// What happened: 20 to 10 000 characters after trimming. Do not name patients.
+    #[schema(required = true, min_length = 20, max_length = 10000)]
+    pub description: Option<String>,
+    /// Reporter role code from the taxonomy.
+    #[schema(required = true, example = "staff")]
+    pub reporter_role: Option<String>,
+    /// Outbreak code from the taxonomy's configured list.
+    #[schema(example = "covid-19")]
+    pub outbreak: Option<String>,
+    /// Contact details; leave out to stay anonymous.
+    #[validate(nested)]
+    pub reporter: Option<ReporterDraft>,
+    /// `sv` (default) or `en`.
+    pub language: Option<Language>,
+}
+
+/// Contact details of an identified reporter, before validation.
+#[derive(Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReporterDraft {
+    #[validate(length(
+        max = 200,
+        code = "too_long",
+        message = "must be at most 200 characters"
+    ))]
+    pub name: Option<String>,
+    #[validate(
+        email(code = "invalid_email", message = "must be an email address"),
+        length(
+            max = 254,
+            code = "too_long",
+            message = "must be at most 254 characters"
+        )
+    )]
+    pub email: Option<String>,
+    /// Digits with optional +, spaces, dashes and parentheses; 7 to 15 digits.
+    #[validate(custom(function = "validate_phone"))]
+    pub phone: Option<String>,
+}
+
+/// Contact details of an identified reporter; encrypted before they are stored.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReporterContact {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+impl fmt::Debug for ReporterContact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ReporterContact(<redacted>)")
+    }
+}
+
+/// A validated tip, ready to be stored.
+#[derive(Clone)]
+pub struct TipSubmission {
+    pub category: String,
+    pub care_sector: String,
+    pub region_code: String,
+    pub municipality_code: Option<String>,
+    pub facility_name: Option<String>,
+    pub care_provider: Option<String>,
+    pub occurred_on: Option<NaiveDate>,
+    pub ongoing: bool,
+    pub description: String,
+    pub reporter_role: String,
+    pub outbreak: Option<String>,
+    pub reporter: Option<ReporterContact>,
+    pub language: Language,
+}
+
+impl fmt::Debug for TipSubmission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TipSubmission")
+            .field("category", &self.category)
+            .field("care_sector", &self.care_sector)
+            .field("region_code", &self.region_code)
+            .field("anonymous", &self.reporter.is_none())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TipSubmission {
+    pub fn is_anonymous(&self) -> bool {
+        self.reporter.is_none()
+    }
+
+    /// Validates a draft against the taxonomy; `today` is the current date in Sweden.
+    /// Returns every failing field, in the order the fields are declared.
+    pub fn parse(
+        draft: TipDraft,
+        taxonomy: &Taxonomy,
+        today: NaiveDate,
+    ) -> Result<Self, Vec<FieldError>> {
+        let draft = draft.trimmed();
+        let mut errors = match draft.validate() {
+            Ok(()) => Vec::new(),
+            Err(e) => flatten_validation_errors(&e),
+        };
+
+        let category = required_code(&draft.category, "category", &mut errors, |c| {
+            taxonomy.has_category(c)
+        });
+        let care_sector = required_code(&draft.care_sector, "care_sector", &mut errors, |c| {
+            taxonomy.has_care_sector(c)
+        });
+        let region_code = required_code(&draft.region_code, "region_code", &mut errors, |c| {
+            taxonomy.has_region(c)
+        });
+        let reporter_role =
+            required_code(&draft.reporter_role, "reporter_role", &mut errors, |c| {
+                taxonomy.has_reporter_role(c)
+            });
+
+        if let Some(municipality) = &draft.municipality_code {
+            match taxonomy.region_of_municipality(municipality) {
+                None => errors.push(FieldError::new(
+                    "municipality_code",
+                    "unknown_code",
+                    "is not a known municipality code",
+                )),
+                Some(region) if Some(region) != region_code.as_deref() => {
+                    // Only meaningful when the region itself was valid.
+                    if region_code.is_some() {
+                        errors.push(FieldError::new(
+                            "municipality_code",
+                            "not_in_region",
+                            format!("municipality {municipality} does not lie in the given region"),
+                        ));
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+
+        let occurred_on = draft.occurred_on.as_deref().and_then(|text| {
+            match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+                Ok(date) if date > today => {
+                    errors.push(FieldError::new(
+                        "occurred_on",
+                        "in_future",
+                        "must not be in the future",
+                    ));
+                    None
+                }
+                Ok(date) => Some(date),
+                Err(_) => {
+                    errors.push(FieldError::new(
+                        "occurred_on",
+                        "invalid_date",
+                        "must be a date written YYYY-MM-DD",
+                    ));
+                    None
+                }
+            }
+        });
+
+        match draft.description.as_deref() {
+            None => errors.push(required("description")),
+            Some(text) => {
+                let chars = text.chars().count();
+                if chars < DESCRIPTION_MIN_CHARS {
+                    errors.push(FieldError::new(
+                        "description",
+                        "too_short",
+                        format!("must be at least {DESCRIPTION_MIN_CHARS} characters"),
+                    ));
+                } else if chars > DESCRIPTION_MAX_CHARS {
+                    errors.push(FieldError::new(
+                        "description",
+                        "too_long",
+                        format!("must be at most {DESCRIPTION_MAX_CHARS} characters"),
+                    ));
+                }
+            }
+        }
+
+        if let Some(outbreak) = &draft.outbreak
+            && !taxonomy.has_outbreak(outbreak)
+        {
+            errors.push(FieldError::new(
+                "outbreak",
+                "unknown_code",
+                "is not a configured outbreak code",
+            ));
+        }
+
+        let reporter = draft.reporter.as_ref().and_then(|r| {
+            if r.email.is_none() && r.phone.is_none() {
+                errors.push(FieldError::new(
+                    "reporter",
+                    "contact_required",
+                    "give an email address or a phone number, or leave reporter out to stay anonymous",
+                ));
+                return None;
+            }
+            Some(ReporterContact {
+                name: r.name.clone(),
+                email: r.email.clone(),
+                phone: r.phone.clone(),
+            })
+        });
+
+        if !errors.is_empty() {
+            errors.sort_by_key(|e| field_position(&e.field));
+            errors.dedup_by(|a, b| a.field == b.field && a.code == b.code);
+            return Err(errors);
+        }
+
+        // All `None`s above were recorded as errors, so these are present.
+        match (
+            category,
+            care_sector,
+            region_code,
+            reporter_role,
+            draft.description,
+        ) {
+            (
+                Some(category),
+                Some(care_sector),
+                Some(region_code),
+                Some(reporter_role),
+                Some(description),
+            ) => Ok(TipSubmission {
+                category,
+                care_sector,
+                region_code,
+                municipality_code: draft.municipality_code,
+                facility_name: draft.facility_name,
+                care_provider: draft.care_provider,
+                occurred_on,
+                ongoing: draft.ongoing.unwrap_or(false),
+                description,
+                reporter_role,
+                outbreak: draft.outbreak,
+                reporter,
+                language: draft.language.unwrap_or_default(),
+            }),
+            _ => Err(vec![FieldError::new(
+                "",
+                "invalid",
+                "the tip is incomplete",
+            )]),
+        }
+    }
+}
+
+impl TipDraft {
+    /// Trims every text field; blank becomes absent (a form sends empty strings).
+    fn trimmed(self) -> Self {
+        TipDraft {
+            category: trim(self.category),
+            care_sector: trim(self.care_sector),
+            region_code: trim(self.region_code),
+            municipality_code: trim(self.municipality_code),
+            facility_name: trim(self.facility_name),
+            care_provider: trim(self.care_provider),
+            occurred_on: trim(self.occurred_on),
+            ongoing: self.ongoing,
+            description: trim(self.description),
+            reporter_role: trim(self.reporter_role),
+            outbreak: trim(self.outbreak),
+            reporter: self.reporter.map(|r| ReporterDraft {
+                name: trim(r.name),
+                email: trim(r.email),
+                phone: trim(r.phone),
+            }),
+            language: self.language,
+        }
+    }
+}
+
+fn trim(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn required(field: &str) -> FieldError {
+    FieldError::new(field, "required", "is required")
+}
+
+/// A required taxonomy code: present and known, or an error is recorded.
+fn required_code(
+    value: &Option<String>,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+    known: impl Fn(&str) -> bool,
+) -> Option<String> {
+    match value {
+        None => {
+            errors.push(required(field));
+            None
+        }
+        Some(code) if !known(code) => {
+            errors.push(FieldError::new(
+                field,
+                "unknown_code",
+                format!("is not a known {} code", field.trim_end_matches("_code")),
+            ));
+            None
+        }
+        Some(code) => Some(code.clone()),
+    }
+}
+
+fn validate_phone(phone: &str) -> Result<(), validator::ValidationError> {
+    let allowed = phone
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')'));
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    let plus_ok = phone.rfind('+').is_none_or(|i| i == 0);
+    if allowed && plus_ok && (7..=15).contains(&digits) {
+        Ok(())
+    } else {
+        Err(validator::ValidationError::new("invalid_phone")
+            .with_message("must be a phone number of 7 to 15 digits".into()))
+    }
+}
+
+/// Position of a field in the submission, so errors come out in form order.
+fn field_position(field: &str) -> usize {
+    const ORDER: &[&str] = &[
+        "category",
+        "care_sector",
+        "region_code",
+        "municipality_code",
+        "facility_name",
+        "care_provider",
+        "occurred_on",
+        "ongoing",
+        "description",
+        "reporter_role",
+        "outbreak",
+        "reporter",
+        "reporter.name",
+        "reporter.email",
+        "reporter.phone",
+        "language",
+    ];
+    ORDER
+        .iter()
+        .position(|f| *f == field)
+        .unwrap_or(ORDER.len())
+}
+
+/// Turns validator's nested error map into dotted-path field errors.
+pub fn flatten_validation_errors(errors: &ValidationErrors) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    flatten_into(errors, "", &mut out);
+    out
+}
+
+fn flatten_into(errors: &ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {
+    for (field, kind) in errors.errors() {
+        let path = if prefix.is_empty() {
+            field.to_string()
+        } else {
+            format!("{prefix}.{field}")
+        };
+        match kind {
+            ValidationErrorsKind::Field(list) => {
+                for error in list {
+                    let message = error
+                        .message
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_else(|| "is invalid".to_owned());
+                    out.push(FieldError::new(path.clone(), &error.code, message));
+                }
+            }
+            ValidationErrorsKind::Struct(inner) => flatten_into(inner, &path, out),
+            ValidationErrorsKind::List(items) => {
+                for (index, inner) in items {
+                    flatten_into(inner, &format!("{path}[{index}]"), out);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::taxonomy::{Label, Municipality, Region};
+
+    fn label(code: &str) -> Label {
+        Label {
+            code: code.into(),
+            label_sv: code.into(),
+            label_en: code.into(),
+        }
+    }
+
+    fn taxonomy() -> Taxonomy {
+        Taxonomy::new(
+            vec![label("patient_safety")],
+            vec![label("elderly_residential")],
+            vec![label("staff")],
+            vec![
+                Region {
+                    code: "01".into(),
+                    name: "Stockholms län".into(),
+                    region_name: "Region Stockholm".into(),
+                },
+                Region {
+                    code: "14".into(),
+                    name: "Västra Götalands län".into(),
+                    region_name: "Västra Götalandsregionen".into(),
+                },
+            ],
+            vec![
+                Municipality {
+                    code: "0180".into(),
+                    name: "Stockholm".into(),
+                    region_code: "01".into(),
+                },
+                Municipality {
+                    code: "1480".into(),
+                    name: "Göteborg".into(),
+                    region_code: "14".into(),
+                },
+            ],
+            vec![label("covid-19")],
+        )
+    }
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()
+    }
+
+    fn valid() -> TipDraft {
+        TipDraft {
+            category: Some("patient_safety".into()),
+            care_sector: Some("elderly_residential".into()),
+            region_code: Some("01".into()),
+            description: Some("Nattetid är en undersköterska ensam med 30 boende.".into()),
+            reporter_role: Some("staff".into()),
+            ..TipDraft::default()
+        }
+    }
+
+    fn codes(result: Result<TipSubmission, Vec<FieldError>>) -> Vec<(String, String)> {
+        result
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| (e.field, e.code))
+            .collect()
+    }
+
+    fn pair(field: &str, code: &str) -> (String, String) {
+        (field.to_owned(), code.to_owned())
+    }
+
+    #[test]
+    fn a_minimal_tip_is_anonymous_in_swedish() {
+        let tip = TipSubmission::parse(valid(), &taxonomy(), today()).unwrap();
+        assert!(tip.is_anonymous());
+        assert_eq!(tip.language, Language::Sv);
+        assert!(!tip.ongoing);
+    }
+
+    #[test]
+    fn an_empty_draft_names_every_required_field() {
+        let got = codes(TipSubmission::parse(
+            TipDraft::default(),
+            &taxonomy(),
+            today(),
+        ));
+        assert_eq!(
+            got,
+            vec![
+                pair("category", "required"),
+                pair("care_sector", "required"),
+                pair("region_code", "required"),
+                pair("description", "required"),
+                pair("reporter_role", "required"),
+            ]
+        );
+    }
+
+    #[test]
+    fn each_rule_is_reported_on_its_field() {
+        type Mutation = Box<dyn Fn(&mut TipDraft)>;
+        let cases: Vec<(&str, Mutation, (&str, &str))> = vec![
+            (
+                "unknown category",
+                Box::new(|d| d.category = Some("x".into())),
+                ("category", "unknown_code"),
+            ),
+            (
+                "unknown sector",
+                Box::new(|d| d.care_sector = Some("x".into())),
+                ("care_sector", "unknown_code"),
+            ),
+            (
+                "unknown region",
+                Box::new(|d| d.region_code = Some("99".into())),
+                ("region_code", "unknown_code"),
+            ),
+            (
+                "unknown role",
+                Box::new(|d| d.reporter_role = Some("boss".into())),
+                ("reporter_role", "unknown_code"),
+            ),
+            (
+                "unknown municipality",
+                Box::new(|d| d.municipality_code = Some("9999".into())),
+                ("municipality_code", "unknown_code"),
+            ),
+            (
+                "municipality elsewhere",
+                Box::new(|d| d.municipality_code = Some("1480".into())),
+                ("municipality_code", "not_in_region"),
+            ),
+            (
+                "long facility",
+                Box::new(|d| d.facility_name = Some("å".repeat(201))),
+                ("facility_name", "too_long"),
+            ),
+            (
+                "long provider",
+                Box::new(|d| d.care_provider = Some("x".repeat(201))),
+                ("care_provider", "too_long"),
+            ),
+            (
+                "bad date",
+                Box::new(|d| d.occurred_on = Some("2026-13-01".into())),
+                ("occurred_on", "invalid_date"),
+            ),
+            (
+                "future date",
+                Box::new(|d| d.occurred_on = Some("2026-11-23".into())),
+                ("occurred_on", "in_future"),
+            ),
+            (
+                "short text",
+                Box::new(|d| d.description = Some("   för kort text    ".into())),
+                ("description", "too_short"),
+            ),
+            (
+                "long text",
+                Box::new(|d| d.description = Some("a".repeat(10_001))),
+                ("description", "too_long"),
+            ),
+            (
+                "unknown outbreak",
+                Box::new(|d| d.outbreak = Some("ebola".into())),
+                ("outbreak", "unknown_code"),
+            ),
+            (
+                "contact without email or phone",
+                Box::new(|d| {
+                    d.reporter = Some(ReporterDraft {
+                        name: Some("Anna".into()),
+                        ..Default::default()
+                    })
+                }),
+                ("reporter", "contact_required"),
+            ),
+            (
+                "bad email",
+                Box::new(|d| {
+                    d.reporter = Some(ReporterDraft {
+                        email: Some("anna@".into()),
+                        ..Default::default()
+                    })
+                }),
+                ("reporter.email", "invalid_email"),
+            ),
+            (
+                "bad phone",
+                Box::new(|d| {
+                    d.reporter = Some(ReporterDraft {
+                        phone: Some("12ab".into()),
+                        ..Default::default()
+                    })
+                }),
+                ("reporter.phone", "invalid_phone"),
+            ),
+            (
+                "long name",
+                Box::new(|d| {
+                    d.reporter = Some(ReporterDraft {
+                        name: Some("n".repeat(201)),
+                        phone: Some("070-123 45 67".into()),
+                        ..Default::default()
+                    })
+                }),
+                ("reporter.name", "too_long"),
+            ),
+        ];
+        for (name, mutate, expected) in cases {
+            let mut draft = valid();
+            mutate(&mut draft);
+            let got = codes(TipSubmission::parse(draft, &taxonomy(), today()));
+            assert_eq!(got, vec![pair(expected.0, expected.1)], "case: {name}");
+        }
+    }
+
+    #[test]
+    fn boundaries_are_inclusive() {
+        let mut draft = valid();
+        draft.description = Some(format!("  {}  ", "ö".repeat(20)));
+        draft.facility_name = Some("f".repeat(200));
+        draft.occurred_on = Some("2026-11-22".into());
+        let tip = TipSubmission::parse(draft, &taxonomy(), today()).unwrap();
+        assert_eq!(tip.description.chars().count(), 20);
+        assert_eq!(tip.occurred_on, Some(today()));
+
+        let mut draft = valid();
+        draft.description = Some("x".repeat(10_000));
+        assert!(TipSubmission::parse(draft, &taxonomy(), today()).is_ok());
+    }
+
+    #[test]
+    fn identified_reporter_keeps_contact_and_blank_fields_vanish() {
+        let mut draft = valid();
+        draft.facility_name = Some("   ".into());
+        draft.municipality_code = Some("0180".into());
+        draft.reporter = Some(ReporterDraft {
+            name: Some(" Anna Andersson ".into()),
+            email: Some("anna@example.se".into()),
+            phone: Some(String::new()),
+        });
+        let tip = TipSubmission::parse(draft, &taxonomy(), today()).unwrap();
+        assert_eq!(tip.facility_name, None);
+        let contact = tip.reporter.unwrap();
+        assert_eq!(contact.name.as_deref(), Some("Anna Andersson"));
+        assert_eq!(contact.email.as_deref(), Some("anna@example.se"));
+        assert_eq!(contact.phone, None);
+    }
+
+    #[test]
+    fn debug_output_holds_no_content() {
+        let mut draft = valid();
+        draft.reporter = Some(ReporterDraft {
+            email: Some("anna@example.se".into()),
+            ..Default::default()
+        });
+        let tip = TipSubmission::parse(draft, &taxonomy(), today()).unwrap();
+        let debug = format!("{tip:?}");
+        assert!(!debug.contains("undersköterska"));
+        assert!(!debug.contains("anna@"));
+    }
+}

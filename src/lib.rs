@@ -1,0 +1,16 @@
+//! Tipsa: tip intake for a health and social care inspectorate.
+//!
+//! The HTTP edge (`api`) calls capabilities (`intake`, `auth`) and `db`; those use the pure
+//! `domain`. See DESIGN.md §3 for how the parts fit.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod domain;
+pub mod intake;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

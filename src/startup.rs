@@ -1,0 +1,227 @@
+//! Building and running the HTTP application: the database it talks to (configured or the
+//! embedded local cluster), the shared state, middleware and routes.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::DefaultHeaders;
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Settings;
+use crate::crypto::Crypto;
+use crate::db::embedded::{self, LocalCluster};
+use crate::db::{self, migrate};
+use crate::domain::taxonomy::Label;
+use crate::state::AppState;
+use crate::telemetry::PrivacyPreservingRootSpan;
+
+/// The database Tipsa uses: the configured URL, or the embedded local cluster it started.
+pub struct Database {
+    pub url: String,
+    cluster: Option<LocalCluster>,
+}
+
+impl Database {
+    /// Resolves the database: the configured URL, or the local cluster under `var_dir/pg`
+    /// (initialised and started if needed).
+    pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
+        if let Some(url) = &settings.database.url {
+            return Ok(Database {
+                url: url.expose_secret().to_owned(),
+                cluster: None,
+            });
+        }
+        let root = settings.var_dir.join("pg");
+        let embedded_settings = settings.embedded_postgres.clone();
+        let cluster =
+            tokio::task::spawn_blocking(move || LocalCluster::start(&root, &embedded_settings))
+                .await
+                .context("starting the local PostgreSQL cluster")??;
+        embedded::ensure_database(&cluster.url("postgres"), embedded::DATABASE_NAME).await?;
+        tracing::info!(
+            data_dir = %cluster.data_dir().display(),
+            port = cluster.port(),
+            "no database.url configured: using the local PostgreSQL cluster; its data lives in {}",
+            cluster.data_dir().display()
+        );
+        Ok(Database {
+            url: cluster.url(embedded::DATABASE_NAME),
+            cluster: Some(cluster),
+        })
+    }
+
+    /// Stops the local cluster if this process started it.
+    pub async fn close(self) {
+        if let Some(cluster) = self.cluster {
+            match tokio::task::spawn_blocking(move || cluster.stop()).await {
+                Ok(Ok(())) => tracing::info!("stopped the local PostgreSQL cluster"),
+                Ok(Err(error)) => {
+                    tracing::warn!(error = %format!("{error:#}"), "stopping the local PostgreSQL cluster failed")
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, "stopping the local PostgreSQL cluster failed")
+                }
+            }
+        }
+    }
+}
+
+/// A bound, not yet running HTTP server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Connects, loads the taxonomy and binds the listener (port 0 picks a free port).
+    pub async fn build(settings: Settings, database_url: &str) -> anyhow::Result<Self> {
+        let crypto = Crypto::load(&settings.secrets, &settings.var_dir)?;
+        Self::build_with_crypto(settings, database_url, crypto).await
+    }
+
+    /// As `build`, with keys supplied by the caller (tests).
+    pub async fn build_with_crypto(
+        settings: Settings,
+        database_url: &str,
+        crypto: Crypto,
+    ) -> anyhow::Result<Self> {
+        let pool = db::build_pool(database_url, &settings.database)?;
+        let outbreaks = settings
+            .intake
+            .outbreaks
+            .iter()
+            .map(|o| Label {
+                code: o.code.clone(),
+                label_sv: o.label_sv.clone(),
+                label_en: o.label_en.clone(),
+            })
+            .collect();
+        let taxonomy = {
+            let mut conn = pool.get().await.context("connecting to PostgreSQL")?;
+            db::taxonomy::load(&mut conn, outbreaks)
+                .await
+                .context("loading the taxonomy (have the migrations run?)")?
+        };
+        let taxonomy_json = serde_json::to_vec(&taxonomy).context("serialising the taxonomy")?;
+        let taxonomy_etag = hex::encode(&Sha256::digest(&taxonomy_json)[..16]);
+
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
+            .with_context(|| {
+                format!("binding {}:{}", settings.server.host, settings.server.port)
+            })?;
+        let port = listener.local_addr()?.port();
+        let workers = settings.server.workers;
+        let state = web::Data::new(AppState {
+            pool,
+            crypto: Arc::new(crypto),
+            taxonomy: Arc::new(taxonomy),
+            taxonomy_etag,
+            settings: Arc::new(settings),
+            expected_migrations: migrate::embedded_versions(),
+        });
+
+        let app_state = state.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(security_headers())
+                .wrap(from_fn(content_security_policy))
+                .wrap(TracingLogger::<PrivacyPreservingRootSpan>::new())
+                .app_data(app_state.clone())
+                .configure(crate::api::configure)
+        })
+        .listen(listener)?;
+        if workers > 0 {
+            server = server.workers(workers);
+        }
+        Ok(Application {
+            port,
+            server: server.run(),
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until SIGINT/SIGTERM (graceful: in-flight requests finish).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Headers on every response: no sniffing, no framing, no referrer, nothing from elsewhere.
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Cross-Origin-Opener-Policy", "same-origin"))
+        .add(("Cross-Origin-Resource-Policy", "same-origin"))
+        .add((
+            "Permissions-Policy",
+            "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+        ))
+}
+
+/// Strict policy for everything; only the API docs page relaxes it for Swagger UI's own
+/// scripts and inline styles. No page loads anything from another origin or may be framed.
+const STRICT_CSP: &str = "default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const API_DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+async fn content_security_policy(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let policy = if request.path().starts_with("/api/docs") {
+        API_DOCS_CSP
+    } else {
+        STRICT_CSP
+    };
+    let mut response = next.call(request).await?;
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(policy),
+    );
+    Ok(response)
+}
+
+/// `tipsa serve`: database, migrations, HTTP server; stops the local cluster on the way out.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let database = Database::open(&settings).await?;
+    let result = serve_on(settings, &database.url).await;
+    database.close().await;
+    result
+}
+
+async fn serve_on(settings: Settings, database_url: &str) -> anyhow::Result<()> {
+    if settings.database.migrate_on_start {
+        let applied = migrate::run_pending(database_url).await?;
+        if !applied.is_empty() {
+            tracing::info!(migrations = ?applied, "applied database migrations");
+        }
+    }
+    let host = settings.server.host.clone();
+    let app = Application::build(settings, database_url).await?;
+    tracing::info!(
+        port = app.port(),
+        "listening on http://{host}:{}",
+        app.port()
+    );
+    app.run_until_stopped()
+        .await
+        .context("running the HTTP server")
+}

@@ -1,0 +1,38 @@
+//! `AppState`: what every request handler shares (pool, keys, taxonomy, settings).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::{NaiveDate, Utc};
+
+use crate::config::Settings;
+use crate::crypto::Crypto;
+use crate::db::{DbPool, PooledConnection};
+use crate::domain::Taxonomy;
+
+pub struct AppState {
+    pub pool: DbPool,
+    pub crypto: Arc<Crypto>,
+    pub taxonomy: Arc<Taxonomy>,
+    /// Strong ETag of the serialised taxonomy (it only changes with a migration or a restart).
+    pub taxonomy_etag: String,
+    pub settings: Arc<Settings>,
+    /// Migration versions this build expects in the database (readiness).
+    pub expected_migrations: BTreeSet<String>,
+}
+
+impl AppState {
+    /// A pooled connection; waiting too long is a pool error that the API answers with 503.
+    pub async fn connection(
+        &self,
+    ) -> Result<PooledConnection, diesel_async::pooled_connection::deadpool::PoolError> {
+        self.pool.get().await
+    }
+}
+
+/// Today's date where the inspectorate is, for "not in the future" and reference years.
+pub fn today_in_sweden() -> NaiveDate {
+    Utc::now()
+        .with_timezone(&chrono_tz::Europe::Stockholm)
+        .date_naive()
+}

@@ -1,0 +1,14 @@
+//! Integration tests: the real binary's application over real HTTP against real PostgreSQL,
+//! each test in its own database copied from a migrated template.
+
+mod cli;
+mod errors;
+mod health;
+mod helpers;
+mod idempotency;
+mod migrations;
+mod openapi;
+mod privacy;
+mod project_files;
+mod submit_tip;
+mod taxonomy;
