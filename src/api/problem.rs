@@ -157,14 +157,28 @@ impl ResponseError for ApiError {
 fn is_connection_failure(error: &diesel::result::Error) -> bool {
     use diesel::result::{DatabaseErrorKind, Error};
     match error {
-        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
+        // No SQLSTATE at all: the connection itself failed (closed socket, I/O error).
+        Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => true,
         Error::DatabaseError(DatabaseErrorKind::Unknown, info) => {
-            // Admin shutdown, server starting up, too many clients, statement timeout.
-            let message = info.message();
-            message.contains("terminating connection")
-                || message.contains("the database system is")
-                || message.contains("too many clients")
-                || message.contains("canceling statement due to statement timeout")
+            // Shutdown, restart, lost connection, connection limits, statement timeout.
+            const TRANSIENT: &[&str] = &[
+                "terminating connection",
+                "the database system is",
+                "too many clients",
+                "canceling statement due to statement timeout",
+                "connection closed",
+                "connection reset",
+                "broken pipe",
+                "error communicating with the server",
+                "server closed the connection",
+                "does not allow connections",
+                "unexpected eof",
+            ];
+            let message = info.message().to_ascii_lowercase();
+            TRANSIENT.iter().any(|m| message.contains(m))
         }
         Error::BrokenTransactionManager => true,
         _ => false,

@@ -241,7 +241,8 @@ async fn serve_uses_the_embedded_default_and_stops_it_on_shutdown() {
     }
 }
 
-#[tokio::test]
+// The child process is waited for synchronously: the in-process server needs other threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthcheck_reports_readiness_of_the_local_server() {
     let app = spawn_app().await;
     let var = temp_dir("health");

@@ -216,7 +216,19 @@ async fn a_database_outage_is_503_with_retry_after_and_recovers() {
     // Every pooled connection is dead and no new one can be made.
     for _ in 0..6 {
         let response = app.submit(&valid_tip()).await;
-        assert_eq!(response.headers()["retry-after"], "5");
+        assert!(
+            response
+                .headers()
+                .get("retry-after")
+                .is_some_and(|v| v == "5"),
+            "status {}; logged: {:?}",
+            response.status(),
+            crate::helpers::CapturedLogs::global()
+                .text()
+                .lines()
+                .filter(|l| l.contains("internal error"))
+                .collect::<Vec<_>>()
+        );
         problem(response, 503).await;
     }
     problem(app.get("/readyz").await, 503).await;
