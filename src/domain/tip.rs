@@ -186,6 +186,16 @@ impl TipSubmission {
             Ok(()) => Vec::new(),
             Err(e) => flatten_validation_errors(&e),
         };
+        // PostgreSQL text cannot hold NUL, and no person types one.
+        for (field, value) in draft.text_fields() {
+            if value.is_some_and(|v| v.contains('\0')) {
+                errors.push(FieldError::new(
+                    field,
+                    "invalid_characters",
+                    "must not contain NUL characters",
+                ));
+            }
+        }
 
         let category = required_code(&draft.category, "category", &mut errors, |c| {
             taxonomy.has_category(c)
@@ -335,6 +345,26 @@ impl TipSubmission {
 }
 
 impl TipDraft {
+    /// Every free-text field with its name, for checks that apply to all of them.
+    fn text_fields(&self) -> [(&'static str, Option<&str>); 13] {
+        let reporter = self.reporter.as_ref();
+        [
+            ("category", self.category.as_deref()),
+            ("care_sector", self.care_sector.as_deref()),
+            ("region_code", self.region_code.as_deref()),
+            ("municipality_code", self.municipality_code.as_deref()),
+            ("facility_name", self.facility_name.as_deref()),
+            ("care_provider", self.care_provider.as_deref()),
+            ("occurred_on", self.occurred_on.as_deref()),
+            ("description", self.description.as_deref()),
+            ("reporter_role", self.reporter_role.as_deref()),
+            ("outbreak", self.outbreak.as_deref()),
+            ("reporter.name", reporter.and_then(|r| r.name.as_deref())),
+            ("reporter.email", reporter.and_then(|r| r.email.as_deref())),
+            ("reporter.phone", reporter.and_then(|r| r.phone.as_deref())),
+        ]
+    }
+
     /// Trims every text field; blank becomes absent (a form sends empty strings).
     fn trimmed(self) -> Self {
         TipDraft {

@@ -52,6 +52,13 @@ async fn the_openapi_document_lists_every_endpoint() {
 #[tokio::test]
 async fn the_docs_page_loads_only_from_the_service_itself() {
     let app = spawn_app().await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let bare = no_redirects.get(app.url("/api/docs")).send().await.unwrap();
+    assert_eq!(bare.status().as_u16(), 307);
+    assert_eq!(bare.headers()["location"], "/api/docs/");
     let response = app.client.get(app.url("/api/docs/")).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 200);
     let html = response.text().await.unwrap();
