@@ -23,6 +23,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub embedded_postgres: EmbeddedPostgresSettings,
     pub secrets: SecretSettings,
+    pub auth: AuthSettings,
+    pub public: PublicSettings,
     pub log: LogSettings,
     pub intake: IntakeSettings,
 }
@@ -83,6 +85,28 @@ pub struct SecretSettings {
     /// Contact-detail encryption keys by id (base64, 32 bytes); old ids stay for decryption.
     #[serde(default)]
     pub contact_keys: BTreeMap<String, SecretString>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// How long a verified API key is remembered in memory (0: never).
+    pub api_key_cache_seconds: u64,
+}
+
+/// The anonymous, public side: rate limits and the follow-up session.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicSettings {
+    /// Tip submissions per client address and window.
+    pub submit_tip_per_window: u32,
+    /// Receipt-code attempts per client address and window.
+    pub receipt_code_attempts_per_window: u32,
+    pub rate_limit_window_minutes: u64,
+    /// Use X-Forwarded-For as the client address (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// Lifetime of the follow-up session cookie after a correct receipt code.
+    pub followup_session_minutes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -38,8 +38,8 @@ pub enum IntakeError {
     Crypto(#[from] CryptoError),
 }
 
-/// Stores the tip and its `submitted` event. Call inside a transaction: nothing is visible
-/// until the caller commits, and a failure leaves nothing behind.
+/// Stores the tip and its `submitted` event with a single statement, so it is atomic even
+/// outside a transaction; inside the caller's transaction it commits with the rest.
 pub async fn record_tip(
     conn: &mut AsyncPgConnection,
     crypto: &Crypto,
@@ -60,7 +60,7 @@ pub async fn record_tip(
         None => None,
     };
 
-    let (reference, submitted_at) = db::tips::insert(
+    let (reference, submitted_at) = db::tips::insert_submitted(
         conn,
         &db::tips::NewTip {
             id,
@@ -83,17 +83,7 @@ pub async fn record_tip(
             receipt_code_hash: &receipt_code_hash,
             submitted_by_api_key: submitter.api_key_id,
         },
-    )
-    .await?;
-
-    db::tips::insert_event(
-        conn,
-        &db::tips::NewTipEvent {
-            tip_id: id,
-            kind: "submitted",
-            actor: &submitter.actor,
-            data: serde_json::json!({ "channel": submitter.channel.as_str() }),
-        },
+        &submitter.actor,
     )
     .await?;
 

@@ -6,11 +6,15 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
+pub mod client_address;
 pub mod config;
+pub mod conversation;
 pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod intake;
+pub mod ratelimit;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod web;

@@ -15,13 +15,16 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use tracing_actix_web::TracingLogger;
 
+use crate::auth::ApiKeyCache;
 use crate::config::Settings;
 use crate::crypto::Crypto;
 use crate::db::embedded::{self, LocalCluster};
 use crate::db::{self, migrate};
 use crate::domain::taxonomy::Label;
+use crate::ratelimit::{Limits, RateLimiter};
 use crate::state::AppState;
 use crate::telemetry::PrivacyPreservingRootSpan;
+use crate::web::i18n::Translations;
 
 /// The database Tipsa uses: the configured URL, or the embedded local cluster it started.
 pub struct Database {
@@ -120,6 +123,14 @@ impl Application {
             })?;
         let port = listener.local_addr()?.port();
         let workers = settings.server.workers;
+        let api_key_cache = ApiKeyCache::new(std::time::Duration::from_secs(
+            settings.auth.api_key_cache_seconds,
+        ));
+        let rate_limiter = RateLimiter::new(Limits {
+            submit_tip: settings.public.submit_tip_per_window,
+            receipt_code_attempt: settings.public.receipt_code_attempts_per_window,
+            window: std::time::Duration::from_secs(settings.public.rate_limit_window_minutes * 60),
+        });
         let state = web::Data::new(AppState {
             pool,
             crypto: Arc::new(crypto),
@@ -127,6 +138,9 @@ impl Application {
             taxonomy_etag,
             settings: Arc::new(settings),
             expected_migrations: migrate::embedded_versions(),
+            rate_limiter,
+            api_key_cache,
+            translations: Translations::load().context("loading the page texts")?,
         });
 
         let app_state = state.clone();
@@ -137,6 +151,8 @@ impl Application {
                 .wrap(TracingLogger::<PrivacyPreservingRootSpan>::new())
                 .app_data(app_state.clone())
                 .configure(crate::api::configure)
+                .configure(crate::web::configure)
+                .default_service(web::to(crate::web::pages::not_found))
         })
         .listen(listener)?;
         if workers > 0 {

@@ -5,10 +5,13 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, Utc};
 
+use crate::auth::ApiKeyCache;
 use crate::config::Settings;
 use crate::crypto::Crypto;
 use crate::db::{DbPool, PooledConnection};
 use crate::domain::Taxonomy;
+use crate::ratelimit::RateLimiter;
+use crate::web::i18n::Translations;
 
 pub struct AppState {
     pub pool: DbPool,
@@ -19,6 +22,12 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Migration versions this build expects in the database (readiness).
     pub expected_migrations: BTreeSet<String>,
+    /// Budgets for the anonymous routes.
+    pub rate_limiter: RateLimiter,
+    /// Recently verified API keys.
+    pub api_key_cache: ApiKeyCache,
+    /// The public pages' texts.
+    pub translations: Translations,
 }
 
 impl AppState {

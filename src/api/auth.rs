@@ -32,8 +32,12 @@ impl FromRequest for ApiCaller {
             let state = state.ok_or_else(|| {
                 ApiError::Internal(anyhow::anyhow!("application state is not configured"))
             })?;
+            if let Some(caller) = state.api_key_cache.get(&token) {
+                return Ok(caller);
+            }
             let mut conn = state.connection().await?;
             let caller = api_keys::authenticate(&mut conn, &token).await?;
+            state.api_key_cache.put(&token, &caller);
             Ok(caller)
         })
     }

@@ -16,12 +16,13 @@ use super::problem::ApiError;
 use crate::domain::FieldError;
 use crate::state::AppState;
 
-/// A parsed JSON body plus a fingerprint of its content (for `Idempotency-Key`).
+/// A parsed JSON body, plus a fingerprint of its content when the request carries an
+/// `Idempotency-Key` (computing it costs a second pass, so only then).
 pub struct JsonBody<T> {
     pub value: T,
     /// SHA-256 of the canonical JSON (object keys sorted, whitespace dropped), so the same
     /// content sent with different formatting has the same fingerprint.
-    pub fingerprint: Vec<u8>,
+    pub fingerprint: Option<Vec<u8>>,
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
@@ -39,6 +40,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
+        let wants_fingerprint = req.headers().contains_key(super::idempotency::HEADER);
         let mut payload = payload.take();
         Box::pin(async move {
             if !content_type_ok {
@@ -55,7 +57,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                 }
                 bytes.extend_from_slice(&chunk);
             }
-            parse(&bytes)
+            parse(&bytes, wants_fingerprint)
         })
     }
 }
@@ -79,7 +81,23 @@ fn is_json_content_type(req: &HttpRequest) -> bool {
 }
 
 /// Parses bytes into `T`: syntax errors are 400, shape errors 422 on the offending field.
-pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<JsonBody<T>, ApiError> {
+pub fn parse<T: DeserializeOwned>(
+    bytes: &[u8],
+    fingerprint: bool,
+) -> Result<JsonBody<T>, ApiError> {
+    if !fingerprint {
+        // The fast path: straight into `T`.
+        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+        if let Ok(value) = T::deserialize(&mut deserializer)
+            && deserializer.end().is_ok()
+        {
+            return Ok(JsonBody {
+                value,
+                fingerprint: None,
+            });
+        }
+        // Something is wrong: the full parse below says precisely what.
+    }
     let document: serde_json::Value = serde_json::from_slice(bytes)
         // serde's message names a line and column, never the content.
         .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
@@ -93,10 +111,12 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<JsonBody<T>, ApiError>
     // serde_json's Value keeps object keys sorted, so this serialisation is canonical.
     let canonical = serde_json::to_vec(&document)
         .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("re-serialising JSON")))?;
-    let fingerprint = Sha256::digest(&canonical).to_vec();
     let value = serde_path_to_error::deserialize::<_, T>(document)
         .map_err(|error| ApiError::Validation(vec![shape_error(&error)]))?;
-    Ok(JsonBody { value, fingerprint })
+    Ok(JsonBody {
+        value,
+        fingerprint: fingerprint.then(|| Sha256::digest(&canonical).to_vec()),
+    })
 }
 
 /// Describes a shape error: which field and what was wrong, without echoing the content.
@@ -133,7 +153,14 @@ mod tests {
     use crate::domain::TipDraft;
 
     fn errors(bytes: &str) -> Vec<(String, String)> {
-        match parse::<TipDraft>(bytes.as_bytes()) {
+        let direct = parse::<TipDraft>(bytes.as_bytes(), false)
+            .err()
+            .map(|e| e.to_string());
+        let via_document = parse::<TipDraft>(bytes.as_bytes(), true)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(direct, via_document, "both parsing paths agree on {bytes}");
+        match parse::<TipDraft>(bytes.as_bytes(), false) {
             Err(ApiError::Validation(errors)) => {
                 errors.into_iter().map(|e| (e.field, e.code)).collect()
             }
@@ -168,22 +195,28 @@ mod tests {
 
     #[test]
     fn syntax_errors_are_malformed_json() {
-        assert!(matches!(
-            parse::<TipDraft>(b"{\"a\":"),
-            Err(ApiError::MalformedJson(_))
-        ));
-        assert!(matches!(
-            parse::<TipDraft>(b""),
-            Err(ApiError::MalformedJson(_))
-        ));
+        for fingerprint in [false, true] {
+            for bad in [&b"{\"a\":"[..], b"", b"{} trailing", b"nul\x00"] {
+                assert!(
+                    matches!(
+                        parse::<TipDraft>(bad, fingerprint),
+                        Err(ApiError::MalformedJson(_))
+                    ),
+                    "{bad:?}"
+                );
+            }
+        }
     }
 
     #[test]
     fn fingerprint_ignores_formatting_and_key_order() {
-        let a = parse::<TipDraft>(br#"{"category":"x","ongoing":true}"#).unwrap();
-        let b = parse::<TipDraft>(b"{ \"ongoing\" : true,\n \"category\" : \"x\" }").unwrap();
-        let c = parse::<TipDraft>(br#"{"category":"y","ongoing":true}"#).unwrap();
+        let a = parse::<TipDraft>(br#"{"category":"x","ongoing":true}"#, true).unwrap();
+        let b = parse::<TipDraft>(b"{ \"ongoing\" : true,\n \"category\" : \"x\" }", true).unwrap();
+        let c = parse::<TipDraft>(br#"{"category":"y","ongoing":true}"#, true).unwrap();
+        assert!(a.fingerprint.is_some());
         assert_eq!(a.fingerprint, b.fingerprint);
         assert_ne!(a.fingerprint, c.fingerprint);
+        let plain = parse::<TipDraft>(br#"{"category":"x"}"#, false).unwrap();
+        assert!(plain.fingerprint.is_none());
     }
 }

@@ -2,8 +2,10 @@
 
 pub mod auth;
 pub mod body;
+pub mod follow_up;
 pub mod health;
 pub mod idempotency;
+pub mod messages;
 pub mod openapi;
 pub mod problem;
 pub mod taxonomy;
@@ -29,6 +31,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/taxonomy", "GET").route(web::get().to(taxonomy::get_taxonomy)))
                 .service(resource("/tips", "POST").route(web::post().to(tips::submit_tip)))
                 .service(resource("/tips/{id}", "GET").route(web::get().to(tips::get_tip)))
+                .service(
+                    resource("/tips/{id}/messages", "GET, POST")
+                        .route(web::get().to(messages::list_messages))
+                        .route(web::post().to(messages::post_message)),
+                )
+                .service(resource("/follow-up", "POST").route(web::post().to(follow_up::follow_up)))
+                .service(
+                    resource("/follow-up/messages", "POST").route(web::post().to(follow_up::reply)),
+                )
                 .default_service(web::to(not_found)),
         )
         .service(web::scope("/api").default_service(web::to(not_found)));

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{health, problem, taxonomy, tips};
+use super::{follow_up, health, messages, problem, taxonomy, tips};
 use crate::domain::{self, FieldError};
 
 #[derive(OpenApi)]
@@ -17,6 +17,10 @@ use crate::domain::{self, FieldError};
     paths(
         tips::submit_tip,
         tips::get_tip,
+        messages::post_message,
+        messages::list_messages,
+        follow_up::follow_up,
+        follow_up::reply,
         taxonomy::get_taxonomy,
         health::healthz,
         health::readyz,
@@ -34,10 +38,19 @@ use crate::domain::{self, FieldError};
         problem::Problem,
         FieldError,
         health::HealthResponse,
+        messages::PostMessageRequest,
+        messages::MessageResponse,
+        follow_up::FollowUpRequest,
+        follow_up::FollowUpReplyRequest,
+        follow_up::FollowUpResponse,
+        follow_up::FollowUpMessage,
+        domain::ReporterStatus,
     )),
     modifiers(&BearerApiKey),
     tags(
         (name = "tips", description = "Submitting and reading tips"),
+        (name = "messages", description = "Questions to the tipster"),
+        (name = "follow-up", description = "The tipster's side, with the receipt code"),
         (name = "taxonomy", description = "Code lists"),
         (name = "health", description = "Liveness and readiness"),
     )

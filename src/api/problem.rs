@@ -37,6 +37,8 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("{0}")]
     IdempotencyMismatch(&'static str),
+    #[error("too many attempts; try again later")]
+    TooManyRequests(std::time::Duration),
     #[error("the service is temporarily unavailable")]
     Unavailable(String),
     #[error("internal error")]
@@ -75,6 +77,7 @@ impl ApiError {
             ApiError::IdempotencyMismatch(_) => {
                 ("idempotency-key-mismatch", "Idempotency key reused")
             }
+            ApiError::TooManyRequests(_) => ("too-many-requests", "Too many requests"),
             ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
         }
@@ -121,6 +124,7 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) | ApiError::IdempotencyMismatch(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -146,6 +150,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
+            }
+            ApiError::TooManyRequests(wait) => {
+                response.insert_header((header::RETRY_AFTER, wait.as_secs().max(1).to_string()));
             }
             _ => {}
         }
@@ -213,5 +220,24 @@ impl From<ApiKeyError> for ApiError {
 impl From<crate::crypto::CryptoError> for ApiError {
     fn from(error: crate::crypto::CryptoError) -> Self {
         ApiError::Internal(anyhow::Error::new(error).context("sealing or opening a value"))
+    }
+}
+
+impl From<crate::conversation::ConversationError> for ApiError {
+    fn from(error: crate::conversation::ConversationError) -> Self {
+        use crate::conversation::ConversationError;
+        match error {
+            ConversationError::NotFound => ApiError::NotFound,
+            ConversationError::Closed => {
+                ApiError::Conflict("the tip is closed and takes no more messages")
+            }
+            ConversationError::Database(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::ratelimit::RetryAfter> for ApiError {
+    fn from(retry: crate::ratelimit::RetryAfter) -> Self {
+        ApiError::TooManyRequests(retry.0)
     }
 }

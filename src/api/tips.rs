@@ -16,7 +16,7 @@ use super::problem::{ApiError, Problem};
 use crate::auth::{ApiCaller, Scope};
 use crate::db;
 use crate::domain::{Channel, TipDraft, TipSubmission};
-use crate::intake::{self, IntakeError, Submitter};
+use crate::intake::{self, AcceptedTip, IntakeError, Submitter};
 use crate::state::{AppState, today_in_sweden};
 
 /// The answer to a submission. `receipt_code` appears here once and is stored nowhere.
@@ -141,7 +141,7 @@ pub async fn submit_tip(
             &state.crypto,
             caller.key_id,
             key,
-            &body.fingerprint,
+            body.fingerprint.as_deref().unwrap_or_default(),
             state.settings.intake.idempotency_ttl_hours,
         )
         .await?
@@ -157,47 +157,58 @@ pub async fn submit_tip(
         actor: caller.actor(),
     };
     let crypto = &state.crypto;
+    let Some(claim) = claim else {
+        // One statement, atomic by itself: no transaction round trips needed.
+        let accepted = intake::record_tip(&mut conn, crypto, &submission, &submitter).await?;
+        let (location, body) = created_response(&accepted)?;
+        return Ok(created(location, body));
+    };
     let result = conn
         .transaction::<_, ApiError, _>(async |conn| {
             let accepted = intake::record_tip(conn, crypto, &submission, &submitter).await?;
-            let location = format!("/api/v1/tips/{}", accepted.id);
-            let body = serde_json::to_vec(&SubmitTipResponse {
-                id: accepted.id,
-                reference: accepted.reference,
-                receipt_code: accepted.receipt_code.display_form(),
-                status: "received",
-                anonymous: accepted.anonymous,
-                submitted_at: accepted.submitted_at,
-            })
-            .map_err(|e| ApiError::Internal(e.into()))?;
-            if let Some(claim) = &claim {
-                idempotency::complete(
-                    conn,
-                    crypto,
-                    claim,
-                    StatusCode::CREATED,
-                    Some(&location),
-                    &body,
-                )
-                .await?;
-            }
+            let (location, body) = created_response(&accepted)?;
+            idempotency::complete(
+                conn,
+                crypto,
+                &claim,
+                StatusCode::CREATED,
+                Some(&location),
+                &body,
+            )
+            .await?;
             Ok((location, body))
         })
         .await;
-
     match result {
-        Ok((location, body)) => Ok(HttpResponse::Created()
-            .insert_header((header::LOCATION, location))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .content_type("application/json")
-            .body(body)),
+        Ok((location, body)) => Ok(created(location, body)),
         Err(error) => {
-            if let Some(claim) = &claim {
-                idempotency::release(&mut conn, claim).await;
-            }
+            idempotency::release(&mut conn, &claim).await;
             Err(error)
         }
     }
+}
+
+/// The `Location` and JSON body answering an accepted tip.
+fn created_response(accepted: &AcceptedTip) -> Result<(String, Vec<u8>), ApiError> {
+    let location = format!("/api/v1/tips/{}", accepted.id);
+    let body = serde_json::to_vec(&SubmitTipResponse {
+        id: accepted.id,
+        reference: accepted.reference.clone(),
+        receipt_code: accepted.receipt_code.display_form(),
+        status: "received",
+        anonymous: accepted.anonymous,
+        submitted_at: accepted.submitted_at,
+    })
+    .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok((location, body))
+}
+
+fn created(location: String, body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .content_type("application/json")
+        .body(body)
 }
 
 /// Read a stored tip.

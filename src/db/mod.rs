@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod embedded;
 pub mod idempotency;
+pub mod messages;
 pub mod migrate;
 pub mod pool;
 pub mod schema;

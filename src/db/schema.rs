@@ -112,7 +112,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    tip_messages (id) {
+        id -> Uuid,
+        tip_id -> Uuid,
+        direction -> Text,
+        body -> Text,
+        author -> Nullable<Text>,
+        created_at -> Timestamptz,
+        read_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(municipalities -> regions (region_code));
+diesel::joinable!(tip_messages -> tips (tip_id));
 diesel::joinable!(tip_events -> tips (tip_id));
 diesel::joinable!(idempotency_keys -> api_keys (api_key_id));
 
@@ -126,6 +139,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     tips,
     tip_events,
     idempotency_keys,
+    tip_messages,
 );
 
 /// Every table above with its columns, in declaration order (for the schema drift test).

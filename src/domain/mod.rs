@@ -2,11 +2,14 @@
 //! valid values. Pure code: no HTTP, no database, no clock or randomness it is not handed.
 
 pub mod field_error;
+pub mod personnummer;
 pub mod receipt;
+pub mod status;
 pub mod taxonomy;
 pub mod tip;
 
 pub use field_error::FieldError;
 pub use receipt::ReceiptCode;
+pub use status::{ReporterStatus, TipStatus};
 pub use taxonomy::Taxonomy;
 pub use tip::{Channel, Language, ReporterContact, TipDraft, TipSubmission};

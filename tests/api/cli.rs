@@ -30,7 +30,7 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 
 #[tokio::test]
 async fn apikey_create_list_and_revoke() {
-    let app = spawn_app().await;
+    let app = crate::helpers::spawn_app_with(|s| s.auth.api_key_cache_seconds = 0).await;
     let var = temp_dir("cli");
     let created = tipsa(Some(&app.db.url), &var)
         .args([

@@ -28,7 +28,7 @@ async fn malformed_json_is_400() {
 
 #[tokio::test]
 async fn a_missing_malformed_unknown_or_revoked_key_is_401() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|s| s.auth.api_key_cache_seconds = 0).await;
     let no_key = app
         .client
         .post(app.url("/api/v1/tips"))
@@ -239,4 +239,18 @@ async fn a_database_outage_is_503_with_retry_after_and_recovers() {
         .unwrap();
     assert_eq!(app.submit(&valid_tip()).await.status().as_u16(), 201);
     assert_eq!(app.count_tips().await, 2);
+}
+
+#[tokio::test]
+async fn a_revoked_key_stops_working_once_its_cache_entry_expires() {
+    let app = spawn_app_with(|s| s.auth.api_key_cache_seconds = 1).await;
+    assert_eq!(app.submit(&valid_tip()).await.status().as_u16(), 201);
+    let mut conn = app.db.connect().await;
+    tipsa::db::api_keys::revoke(&mut conn, &app.token[6..14])
+        .await
+        .unwrap();
+    // Verified a moment ago on this node: still accepted within the cache lifetime.
+    assert_eq!(app.submit(&valid_tip()).await.status().as_u16(), 201);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    problem(app.submit(&valid_tip()).await, 401).await;
 }

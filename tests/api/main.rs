@@ -2,6 +2,7 @@
 //! each test in its own database copied from a migrated template.
 
 mod cli;
+mod conversation;
 mod errors;
 mod health;
 mod helpers;
