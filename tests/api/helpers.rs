@@ -236,7 +236,9 @@ impl CapturedLogs {
         LOGS.get_or_init(|| {
             let logs = CapturedLogs::default();
             let mut settings = base_settings().log;
-            settings.filter = "debug".into();
+            // Everything the service logs; the test clients' own crates are left out.
+            settings.filter =
+                "debug,cookie_store=off,reqwest=off,hyper=off,hyper_util=off,fantoccini=off".into();
             settings.format = tipsa::config::LogFormat::Json;
             tipsa::telemetry::init_with_writer(&settings, logs.clone(), false);
             logs

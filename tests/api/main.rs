@@ -1,6 +1,7 @@
 //! Integration tests: the real binary's application over real HTTP against real PostgreSQL,
 //! each test in its own database copied from a migrated template.
 
+mod browser;
 mod cli;
 mod conversation;
 mod errors;
@@ -13,3 +14,4 @@ mod privacy;
 mod project_files;
 mod submit_tip;
 mod taxonomy;
+mod web_pages;
