@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::i18n::{Lang, Page};
 use super::views::{Chrome, Field, FollowUpPage, FollowUpTipPage, MessageView};
-use super::{csrf, followup_session, html, see_other};
+use super::{csrf, followup_session, html, see_other, unavailable};
 use crate::conversation::{self, ConversationError, MessageBody, ReporterView};
 use crate::domain::{ReceiptCode, ReporterStatus};
 use crate::ratelimit::Action;
@@ -348,11 +348,4 @@ pub async fn end(
         );
     }
     see_other(lang.path(Page::FollowUp), [followup_session::end()])
-}
-
-fn unavailable() -> HttpResponse {
-    HttpResponse::ServiceUnavailable()
-        .insert_header(("Retry-After", "5"))
-        .content_type("text/plain; charset=utf-8")
-        .body("Tjänsten är tillfälligt otillgänglig. Försök igen om en stund. / The service is temporarily unavailable. Please try again shortly.")
 }

@@ -118,3 +118,12 @@ pub fn see_other(
     }
     response.finish()
 }
+
+/// The database is unreachable: a plain bilingual page, and a hint to retry.
+pub fn unavailable() -> HttpResponse {
+    HttpResponse::ServiceUnavailable()
+        .insert_header((header::RETRY_AFTER, "5"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .content_type("text/plain; charset=utf-8")
+        .body("Tjänsten är tillfälligt otillgänglig. Försök igen om en stund. / The service is temporarily unavailable. Please try again shortly.")
+}

@@ -9,7 +9,7 @@ use super::i18n::{Lang, Page, Texts};
 use super::views::{
     Choice, ChoiceGroup, Chrome, Field, PreviewPage, ReceiptPage, ReportPage, Summary,
 };
-use super::{csrf, html};
+use super::{csrf, html, unavailable};
 use crate::domain::personnummer::contains_identity_number;
 use crate::domain::{Channel, FieldError, Language, Taxonomy, TipSubmission};
 use crate::intake::{self, Submitter};
@@ -54,14 +54,10 @@ enum Checked {
 
 fn check(request: &HttpRequest, state: &AppState, form: &TipForm, lang: Lang) -> Checked {
     if !csrf::verify(request, form.csrf_token.as_deref()) {
-        let error = FieldError::new("csrf_token", "csrf", "");
+        // Not a field's fault: the summary points at the form as a whole.
         let errors = [FormError {
-            id: "category".into(),
-            message: state
-                .translations
-                .texts(lang)
-                .get(&format!("error.{}", error.code))
-                .to_owned(),
+            id: "tip-form".into(),
+            message: state.translations.texts(lang).get("error.csrf").to_owned(),
         }];
         return Checked::Invalid(render_form_with(
             request,
@@ -194,13 +190,6 @@ pub async fn submit(
             unavailable()
         }
     }
-}
-
-fn unavailable() -> HttpResponse {
-    HttpResponse::ServiceUnavailable()
-        .insert_header(("Retry-After", "5"))
-        .content_type("text/plain; charset=utf-8")
-        .body("Tjänsten är tillfälligt otillgänglig. Försök igen om en stund. / The service is temporarily unavailable. Please try again shortly.")
 }
 
 fn render_form(
