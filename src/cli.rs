@@ -29,6 +29,19 @@ pub enum Command {
     Migrate,
     /// Exit 0 if the local server answers /readyz (for container health checks).
     Healthcheck,
+    /// Triage stored tips again with the current rules (each records a `retriaged` event).
+    Retriage {
+        /// One tip by id.
+        #[arg(
+            long,
+            conflicts_with = "all_open",
+            required_unless_present = "all_open"
+        )]
+        tip: Option<uuid::Uuid>,
+        /// Every tip that is not closed.
+        #[arg(long)]
+        all_open: bool,
+    },
     /// Create, list and revoke API keys for integrating systems.
     Apikey {
         #[command(subcommand)]
@@ -66,7 +79,61 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Apikey { action } => run_apikey(action, &settings).await,
         Command::Healthcheck => healthcheck(settings.server.port).await,
+        Command::Retriage { tip, all_open } => run_retriage(&settings, tip, all_open).await,
     }
+}
+
+async fn run_retriage(
+    settings: &Settings,
+    tip: Option<uuid::Uuid>,
+    all_open: bool,
+) -> anyhow::Result<()> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+
+    let outbreaks = settings
+        .intake
+        .outbreaks
+        .iter()
+        .map(|o| crate::domain::taxonomy::Label {
+            code: o.code.clone(),
+            label_sv: o.label_sv.clone(),
+            label_en: o.label_en.clone(),
+        })
+        .collect();
+    let config_dir = settings.config_dir.clone();
+    with_database(settings, |url| async move {
+        let mut conn = AsyncPgConnection::establish(&url)
+            .await
+            .context("connecting to PostgreSQL")?;
+        let taxonomy = db::taxonomy::load(&mut conn, outbreaks).await?;
+        let rules = crate::triage::TriageRules::load(&config_dir, &taxonomy)?;
+        let ids: Vec<uuid::Uuid> = match tip {
+            Some(id) => vec![id],
+            None if all_open => {
+                use crate::db::schema::tips;
+                tips::table
+                    .filter(tips::status.ne("closed"))
+                    .select(tips::id)
+                    .order(tips::submitted_at.asc())
+                    .load(&mut conn)
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        for id in &ids {
+            crate::workflow::retriage(&mut conn, &rules, *id, "cli")
+                .await
+                .with_context(|| format!("re-triaging {id}"))?;
+        }
+        eprintln!(
+            "Re-triaged {} tip(s) with rules version {}.",
+            ids.len(),
+            rules.version
+        );
+        Ok(())
+    })
+    .await
 }
 
 /// A minimal HTTP/1.0 GET of /readyz on the local port (the runtime image has no curl).

@@ -19,6 +19,9 @@ pub struct Settings {
     pub environment: DeploymentEnvironment,
     /// Where the embedded defaults keep their state (local cluster, generated keys).
     pub var_dir: PathBuf,
+    /// The directory the files were read from (`triage.toml` and `routing.toml` live there too).
+    #[serde(skip)]
+    pub config_dir: PathBuf,
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub embedded_postgres: EmbeddedPostgresSettings,
@@ -178,11 +181,12 @@ impl Settings {
                     .try_parsing(true),
             );
         }
-        let settings: Settings = builder
+        let mut settings: Settings = builder
             .build()
             .context("reading configuration")?
             .try_deserialize()
             .context("configuration has an invalid value")?;
+        settings.config_dir = dir.to_owned();
         settings.check()?;
         Ok(settings)
     }

@@ -1,9 +1,9 @@
-//! The intake capability: records a validated tip — sealed contact details, receipt-code hash,
-//! reference and its first event — inside the caller's transaction. Shared by the REST API and
-//! (later) the web form.
+//! The intake capability: triages and records a validated tip — sealed contact details,
+//! receipt-code hash, reference, triage result and its first event. Shared by the REST API and
+//! the web form.
 
 use chrono::{DateTime, Utc};
-use diesel_async::AsyncPgConnection;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use rand::RngCore;
 use uuid::Uuid;
 
@@ -11,6 +11,7 @@ use crate::crypto::{Crypto, CryptoError};
 use crate::db;
 use crate::domain::receipt::RECEIPT_CODE_BYTES;
 use crate::domain::{Channel, ReceiptCode, TipSubmission};
+use crate::triage::{self, TriageInput, TriageResult, TriageRules};
 
 /// Who submitted the tip.
 pub struct Submitter {
@@ -28,6 +29,7 @@ pub struct AcceptedTip {
     pub receipt_code: ReceiptCode,
     pub anonymous: bool,
     pub submitted_at: DateTime<Utc>,
+    pub triage: TriageResult,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,20 +40,22 @@ pub enum IntakeError {
     Crypto(#[from] CryptoError),
 }
 
-/// Stores the tip and its `submitted` event with a single statement, so it is atomic even
-/// outside a transaction; inside the caller's transaction it commits with the rest.
+/// Triages the tip and stores it with its `submitted` event. Without a facility name this is a
+/// single statement, atomic on its own; with one, a transaction (a savepoint inside the caller's)
+/// holds a per-facility lock while earlier tips are counted for the repeat signal.
 pub async fn record_tip(
     conn: &mut AsyncPgConnection,
     crypto: &Crypto,
+    rules: &TriageRules,
     tip: &TipSubmission,
     submitter: &Submitter,
 ) -> Result<AcceptedTip, IntakeError> {
     let id = Uuid::now_v7();
+    let submitted_at = Utc::now();
     let mut random = [0u8; RECEIPT_CODE_BYTES];
     rand::rng().fill_bytes(&mut random);
     let receipt_code = ReceiptCode::from_random_bytes(random);
     let receipt_code_hash = crypto.receipt_code_hash(&receipt_code);
-
     let sealed_contact = match &tip.reporter {
         Some(contact) => {
             let plaintext = serde_json::to_vec(contact).map_err(|_| CryptoError::Damaged)?;
@@ -59,33 +63,81 @@ pub async fn record_tip(
         }
         None => None,
     };
+    let facility_key = triage::rules::facility_key(
+        tip.facility_name.as_deref(),
+        tip.municipality_code.as_deref(),
+    );
+    let input = |earlier_tips_at_facility: u32| TriageInput {
+        category: &tip.category,
+        care_sector: &tip.care_sector,
+        region_code: &tip.region_code,
+        description: &tip.description,
+        facility_name: tip.facility_name.as_deref(),
+        ongoing: tip.ongoing,
+        identified: !tip.is_anonymous(),
+        submitted_at,
+        earlier_tips_at_facility,
+    };
+    let store = async |conn: &mut AsyncPgConnection,
+                       result: &TriageResult,
+                       cluster_id: Option<Uuid>|
+           -> Result<(String, DateTime<Utc>), diesel::result::Error> {
+        let hits = serde_json::to_value(&result.hits).unwrap_or_default();
+        db::tips::insert_submitted(
+            conn,
+            &db::tips::NewTip {
+                id,
+                channel: submitter.channel.as_str(),
+                category: &tip.category,
+                care_sector: &tip.care_sector,
+                region_code: &tip.region_code,
+                municipality_code: tip.municipality_code.as_deref(),
+                facility_name: tip.facility_name.as_deref(),
+                care_provider: tip.care_provider.as_deref(),
+                occurred_on: tip.occurred_on,
+                ongoing: tip.ongoing,
+                description: &tip.description,
+                reporter_role: &tip.reporter_role,
+                outbreak: tip.outbreak.as_deref(),
+                language: tip.language.as_str(),
+                anonymous: tip.is_anonymous(),
+                contact_ciphertext: sealed_contact.as_ref().map(|(_, sealed)| sealed.as_slice()),
+                contact_key_id: sealed_contact.as_ref().map(|(key_id, _)| key_id.as_str()),
+                receipt_code_hash: &receipt_code_hash,
+                submitted_by_api_key: submitter.api_key_id,
+                submitted_at,
+                triage: new_triage(result, facility_key.as_deref(), cluster_id, &hits),
+            },
+            &submitter.actor,
+        )
+        .await
+    };
 
-    let (reference, submitted_at) = db::tips::insert_submitted(
-        conn,
-        &db::tips::NewTip {
-            id,
-            channel: submitter.channel.as_str(),
-            category: &tip.category,
-            care_sector: &tip.care_sector,
-            region_code: &tip.region_code,
-            municipality_code: tip.municipality_code.as_deref(),
-            facility_name: tip.facility_name.as_deref(),
-            care_provider: tip.care_provider.as_deref(),
-            occurred_on: tip.occurred_on,
-            ongoing: tip.ongoing,
-            description: &tip.description,
-            reporter_role: &tip.reporter_role,
-            outbreak: tip.outbreak.as_deref(),
-            language: tip.language.as_str(),
-            anonymous: tip.is_anonymous(),
-            contact_ciphertext: sealed_contact.as_ref().map(|(_, sealed)| sealed.as_slice()),
-            contact_key_id: sealed_contact.as_ref().map(|(key_id, _)| key_id.as_str()),
-            receipt_code_hash: &receipt_code_hash,
-            submitted_by_api_key: submitter.api_key_id,
-        },
-        &submitter.actor,
-    )
-    .await?;
+    let (result, (reference, submitted_at)) = match &facility_key {
+        None => {
+            let result = triage::rules::evaluate(rules, &input(0));
+            let stored = store(conn, &result, None).await?;
+            (result, stored)
+        }
+        Some(key) => {
+            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                triage::apply::lock_facility(conn, key).await?;
+                let since = triage::apply::window_start(submitted_at, rules.repeat.window_days);
+                let earlier = triage::apply::count_at_facility(conn, key, since, None).await?;
+                let result = triage::rules::evaluate(
+                    rules,
+                    &input(u32::try_from(earlier).unwrap_or(u32::MAX)),
+                );
+                let stored = store(conn, &result, None).await?;
+                if result.forms_cluster {
+                    // The new tip is stored, so linking takes it in with the others.
+                    triage::apply::link_cluster(conn, key, since).await?;
+                }
+                Ok((result, stored))
+            })
+            .await?
+        }
+    };
 
     Ok(AcceptedTip {
         id,
@@ -93,5 +145,28 @@ pub async fn record_tip(
         receipt_code,
         anonymous: tip.is_anonymous(),
         submitted_at,
+        triage: result,
     })
+}
+
+/// The columns a triage result is stored in.
+pub fn new_triage<'a>(
+    result: &'a TriageResult,
+    facility_key: Option<&'a str>,
+    cluster_id: Option<Uuid>,
+    hits: &serde_json::Value,
+) -> db::tips::NewTriage<'a> {
+    db::tips::NewTriage {
+        priority: result.priority.as_str(),
+        priority_rank: result.priority.rank(),
+        triage_score: i32::try_from(result.score).unwrap_or(i32::MAX),
+        team: &result.team,
+        due_at: result.due_at,
+        acknowledgement_due_at: result.acknowledgement_due_at,
+        feedback_due_at: result.feedback_due_at,
+        hits: hits.clone(),
+        config_version: &result.config_version,
+        facility_key,
+        cluster_id,
+    }
 }

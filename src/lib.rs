@@ -17,4 +17,6 @@ pub mod ratelimit;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod triage;
 pub mod web;
+pub mod workflow;

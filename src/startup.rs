@@ -24,6 +24,7 @@ use crate::domain::taxonomy::Label;
 use crate::ratelimit::{Limits, RateLimiter};
 use crate::state::AppState;
 use crate::telemetry::PrivacyPreservingRootSpan;
+use crate::triage::TriageRules;
 use crate::web::i18n::Translations;
 
 /// The database Tipsa uses: the configured URL, or the embedded local cluster it started.
@@ -114,6 +115,8 @@ impl Application {
                 .await
                 .context("loading the taxonomy (have the migrations run?)")?
         };
+        let triage = TriageRules::load(&settings.config_dir, &taxonomy)
+            .context("loading the triage and routing rules")?;
         let taxonomy_json = serde_json::to_vec(&taxonomy).context("serialising the taxonomy")?;
         let taxonomy_etag = hex::encode(&Sha256::digest(&taxonomy_json)[..16]);
 
@@ -141,6 +144,7 @@ impl Application {
             rate_limiter,
             api_key_cache,
             translations: Translations::load().context("loading the page texts")?,
+            triage,
         });
 
         let app_state = state.clone();

@@ -11,6 +11,7 @@ use crate::crypto::Crypto;
 use crate::db::{DbPool, PooledConnection};
 use crate::domain::Taxonomy;
 use crate::ratelimit::RateLimiter;
+use crate::triage::TriageRules;
 use crate::web::i18n::Translations;
 
 pub struct AppState {
@@ -28,6 +29,8 @@ pub struct AppState {
     pub api_key_cache: ApiKeyCache,
     /// The public pages' texts.
     pub translations: Translations,
+    /// Triage and routing rules, loaded and checked at start.
+    pub triage: TriageRules,
 }
 
 impl AppState {

@@ -29,7 +29,7 @@ pub struct Claim {
 }
 
 /// What to do with a request that carries a key.
-pub enum Outcome {
+pub enum Start {
     /// Do the work, then `complete` (or `release` on failure).
     Proceed(Claim),
     /// Answer with the recorded response.
@@ -70,7 +70,7 @@ pub async fn begin(
     key: String,
     fingerprint: &[u8],
     ttl_hours: u32,
-) -> Result<Outcome, ApiError> {
+) -> Result<Start, ApiError> {
     let now = Utc::now();
     let claimed = db::idempotency::try_claim(
         conn,
@@ -82,7 +82,7 @@ pub async fn begin(
     )
     .await?;
     if claimed {
-        return Ok(Outcome::Proceed(Claim { api_key_id, key }));
+        return Ok(Start::Proceed(Claim { api_key_id, key }));
     }
     let Some(existing) = db::idempotency::find(conn, api_key_id, &key).await? else {
         // Released by a failing request between our two statements.
@@ -113,7 +113,7 @@ pub async fn begin(
             if let Some(location) = existing.response_location {
                 response.insert_header((header::LOCATION, location));
             }
-            Ok(Outcome::Replay(response.body(body)))
+            Ok(Start::Replay(response.body(body)))
         }
         _ => Err(ApiError::Conflict(
             "a request with this Idempotency-Key is still being processed",

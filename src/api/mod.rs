@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod messages;
 pub mod openapi;
 pub mod problem;
+pub mod queue;
 pub mod taxonomy;
 pub mod tips;
 
@@ -29,8 +30,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v1")
                 .service(resource("/taxonomy", "GET").route(web::get().to(taxonomy::get_taxonomy)))
-                .service(resource("/tips", "POST").route(web::post().to(tips::submit_tip)))
-                .service(resource("/tips/{id}", "GET").route(web::get().to(tips::get_tip)))
+                .service(
+                    resource("/tips", "GET, POST")
+                        .route(web::get().to(queue::list_tips))
+                        .route(web::post().to(tips::submit_tip)),
+                )
+                .service(
+                    resource("/tips/{id}", "GET, PATCH")
+                        .route(web::get().to(tips::get_tip))
+                        .route(web::patch().to(tips::patch_tip)),
+                )
+                .service(
+                    resource("/tips/{id}/events", "GET").route(web::get().to(tips::list_events)),
+                )
+                .service(
+                    resource("/tips/{id}/retriage", "POST")
+                        .route(web::post().to(tips::retriage_tip)),
+                )
                 .service(
                     resource("/tips/{id}/messages", "GET, POST")
                         .route(web::get().to(messages::list_messages))

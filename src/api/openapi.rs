@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{follow_up, health, messages, problem, taxonomy, tips};
+use super::{follow_up, health, messages, problem, queue, taxonomy, tips};
 use crate::domain::{self, FieldError};
 
 #[derive(OpenApi)]
@@ -17,6 +17,10 @@ use crate::domain::{self, FieldError};
     paths(
         tips::submit_tip,
         tips::get_tip,
+        queue::list_tips,
+        tips::patch_tip,
+        tips::list_events,
+        tips::retriage_tip,
         messages::post_message,
         messages::list_messages,
         follow_up::follow_up,
@@ -45,10 +49,19 @@ use crate::domain::{self, FieldError};
         follow_up::FollowUpResponse,
         follow_up::FollowUpMessage,
         domain::ReporterStatus,
+        domain::Priority,
+        queue::QueueItem,
+        queue::QueuePage,
+        tips::PatchTipRequest,
+        tips::EventResponse,
+        tips::ClusterResponse,
+        tips::ClusterMember,
+        crate::triage::RuleHit,
     )),
     modifiers(&BearerApiKey),
     tags(
         (name = "tips", description = "Submitting and reading tips"),
+        (name = "queue", description = "The triage queue and working a tip"),
         (name = "messages", description = "Questions to the tipster"),
         (name = "follow-up", description = "The tipster's side, with the receipt code"),
         (name = "taxonomy", description = "Code lists"),

@@ -29,6 +29,10 @@ pub enum ApiError {
     MethodNotAllowed(&'static str),
     #[error("{0}")]
     Conflict(&'static str),
+    #[error("the tip has changed since it was read; read it again (If-Match did not match)")]
+    PreconditionFailed,
+    #[error("send If-Match with the ETag of the version you are changing")]
+    PreconditionRequired,
     #[error("request body larger than {0} bytes")]
     PayloadTooLarge(usize),
     #[error("the body must be JSON (Content-Type: application/json)")]
@@ -71,6 +75,8 @@ impl ApiError {
             ApiError::NotFound => ("not-found", "Not found"),
             ApiError::MethodNotAllowed(_) => ("method-not-allowed", "Method not allowed"),
             ApiError::Conflict(_) => ("conflict", "Conflict"),
+            ApiError::PreconditionFailed => ("precondition-failed", "Precondition failed"),
+            ApiError::PreconditionRequired => ("precondition-required", "Precondition required"),
             ApiError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
             ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
             ApiError::Validation(_) => ("validation", "Validation failed"),
@@ -119,6 +125,8 @@ impl ResponseError for ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) | ApiError::IdempotencyMismatch(_) => {

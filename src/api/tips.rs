@@ -5,19 +5,20 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel_async::AsyncConnection;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth::require_scope;
 use super::body::JsonBody;
-use super::idempotency::{self, Outcome};
+use super::idempotency::{self, Start};
 use super::problem::{ApiError, Problem};
 use crate::auth::{ApiCaller, Scope};
 use crate::db;
-use crate::domain::{Channel, TipDraft, TipSubmission};
+use crate::domain::{Channel, FieldError, Outcome, Priority, TipDraft, TipStatus, TipSubmission};
 use crate::intake::{self, AcceptedTip, IntakeError, Submitter};
 use crate::state::{AppState, today_in_sweden};
+use crate::workflow::{self, TipChange};
 
 /// The answer to a submission. `receipt_code` appears here once and is stored nowhere.
 #[derive(Serialize, ToSchema)]
@@ -60,11 +61,62 @@ pub struct TipResponse {
     pub outcome: Option<String>,
     pub submitted_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// critical, high, normal or low.
+    pub priority: String,
+    /// Priority steps the rules added above the base priority.
+    pub triage_score: i32,
+    /// The team that triages it (routing by region).
+    pub team: String,
+    /// First review is due.
+    pub due_at: DateTime<Utc>,
+    /// The first review is late.
+    pub overdue: bool,
+    /// Identified reporters are acknowledged by then.
+    pub acknowledgement_due_at: Option<DateTime<Utc>>,
+    /// Feedback is due by then.
+    pub feedback_due_at: Option<DateTime<Utc>>,
+    /// The rules that fired.
+    #[schema(value_type = Vec<crate::triage::RuleHit>)]
+    pub triage: serde_json::Value,
+    /// Version of the rules the triage ran with.
+    pub triage_config_version: String,
+    /// Tips linked by a repeat signal about the same facility.
+    pub cluster: Option<ClusterResponse>,
+    pub assignee: Option<String>,
+    pub duplicate_of: Option<Uuid>,
+    /// Changes with every update; also the ETag.
+    pub version: i32,
 }
 
-impl From<db::tips::TipRow> for TipResponse {
-    fn from(row: db::tips::TipRow) -> Self {
+#[derive(Serialize, ToSchema)]
+pub struct ClusterResponse {
+    pub id: Uuid,
+    pub members: Vec<ClusterMember>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ClusterMember {
+    pub id: Uuid,
+    pub reference: String,
+    pub submitted_at: DateTime<Utc>,
+}
+
+impl TipResponse {
+    fn new(row: db::tips::TipRow, cluster: Option<ClusterResponse>) -> Self {
         TipResponse {
+            overdue: row.status == "new" && row.due_at < Utc::now(),
+            priority: row.priority,
+            triage_score: row.triage_score,
+            team: row.team,
+            due_at: row.due_at,
+            acknowledgement_due_at: row.acknowledgement_due_at,
+            feedback_due_at: row.feedback_due_at,
+            triage: row.triage,
+            triage_config_version: row.triage_config_version,
+            cluster,
+            assignee: row.assignee,
+            duplicate_of: row.duplicate_of,
+            version: row.version,
             id: row.id,
             reference: row.reference,
             channel: row.channel,
@@ -146,8 +198,8 @@ pub async fn submit_tip(
         )
         .await?
         {
-            Outcome::Replay(response) => return Ok(response),
-            Outcome::Proceed(claim) => Some(claim),
+            Start::Replay(response) => return Ok(response),
+            Start::Proceed(claim) => Some(claim),
         },
     };
 
@@ -159,13 +211,15 @@ pub async fn submit_tip(
     let crypto = &state.crypto;
     let Some(claim) = claim else {
         // One statement, atomic by itself: no transaction round trips needed.
-        let accepted = intake::record_tip(&mut conn, crypto, &submission, &submitter).await?;
+        let accepted =
+            intake::record_tip(&mut conn, crypto, &state.triage, &submission, &submitter).await?;
         let (location, body) = created_response(&accepted)?;
         return Ok(created(location, body));
     };
     let result = conn
         .transaction::<_, ApiError, _>(async |conn| {
-            let accepted = intake::record_tip(conn, crypto, &submission, &submitter).await?;
+            let accepted =
+                intake::record_tip(conn, crypto, &state.triage, &submission, &submitter).await?;
             let (location, body) = created_response(&accepted)?;
             idempotency::complete(
                 conn,
@@ -233,10 +287,249 @@ pub async fn get_tip(
 ) -> Result<HttpResponse, ApiError> {
     require_scope(&caller, Scope::TipsRead)?;
     let mut conn = state.connection().await?;
-    let tip = db::tips::find(&mut conn, id.into_inner())
+    tip_response(&mut conn, id.into_inner(), HttpResponse::Ok()).await
+}
+
+/// The stored tip with its cluster, as JSON with its ETag.
+async fn tip_response(
+    conn: &mut diesel_async::AsyncPgConnection,
+    id: Uuid,
+    mut builder: actix_web::HttpResponseBuilder,
+) -> Result<HttpResponse, ApiError> {
+    let tip = db::tips::find(conn, id).await?.ok_or(ApiError::NotFound)?;
+    let cluster = match tip.cluster_id {
+        Some(cluster_id) => Some(ClusterResponse {
+            id: cluster_id,
+            members: db::tips::cluster_members(conn, cluster_id)
+                .await?
+                .into_iter()
+                .map(|(id, reference, submitted_at)| ClusterMember {
+                    id,
+                    reference,
+                    submitted_at,
+                })
+                .collect(),
+        }),
+        None => None,
+    };
+    let etag = etag(tip.version);
+    Ok(builder
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header(header::ETag(etag))
+        .json(TipResponse::new(tip, cluster)))
+}
+
+fn etag(version: i32) -> header::EntityTag {
+    header::EntityTag::new_strong(format!("v{version}"))
+}
+
+/// The version an `If-Match` header names (428 without one, 412 if it cannot match).
+fn expected_version(request: &HttpRequest) -> Result<i32, ApiError> {
+    let value = request
+        .headers()
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ApiError::PreconditionRequired)?;
+    value
+        .trim()
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .strip_prefix('v')
+        .and_then(|v| v.parse().ok())
+        .ok_or(ApiError::PreconditionFailed)
+}
+
+/// A change to a tip: status, outcome, duplicate, priority override, assignee.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchTipRequest {
+    /// in_review, awaiting_reporter or closed (allowed moves: new → in_review → awaiting_reporter ⇄ in_review → closed).
+    pub status: Option<String>,
+    /// Required to close: case_opened, risk_signal, referred, no_action or duplicate.
+    pub outcome: Option<String>,
+    /// With outcome duplicate: the tip this one repeats.
+    pub duplicate_of: Option<Uuid>,
+    /// Overrides the triaged priority (needs `reason`).
+    pub priority: Option<Priority>,
+    /// Who works the tip; null unassigns.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub assignee: Option<Option<String>>,
+    /// Why; stored with the change.
+    pub reason: Option<String>,
+}
+
+/// Distinguishes a field set to null (`Some(None)`) from one left out (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// Change a tip. Needs `If-Match` with the ETag from the last read.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/tips/{id}",
+    tag = "queue",
+    params(
+        ("id" = Uuid, Path, description = "The tip's id"),
+        ("If-Match" = String, Header, description = "The ETag of the version being changed"),
+    ),
+    request_body(content = PatchTipRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Changed; the new version", body = TipResponse),
+        (status = 401, description = "Missing or invalid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks tips:write", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tip", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The tip changed since it was read", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Illegal transition or invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["tips:write"]))
+)]
+pub async fn patch_tip(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    request: HttpRequest,
+    id: web::Path<Uuid>,
+    body: JsonBody<PatchTipRequest>,
+) -> Result<HttpResponse, ApiError> {
+    require_scope(&caller, Scope::TipsWrite)?;
+    let expected = expected_version(&request)?;
+    let body = body.value;
+    let mut errors = Vec::new();
+    let status = body.status.as_deref().and_then(|s| {
+        let parsed = TipStatus::parse(s);
+        if parsed.is_none() {
+            errors.push(FieldError::new("status", "unknown_code", "is not a status"));
+        }
+        parsed
+    });
+    let outcome = body.outcome.as_deref().and_then(|o| {
+        let parsed = Outcome::parse(o);
+        if parsed.is_none() {
+            errors.push(FieldError::new(
+                "outcome",
+                "unknown_code",
+                "is not an outcome",
+            ));
+        }
+        parsed
+    });
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let change = TipChange {
+        status,
+        outcome,
+        duplicate_of: body.duplicate_of,
+        priority: body.priority,
+        assignee: body.assignee,
+        reason: body.reason,
+    };
+    let tip_id = id.into_inner();
+    let mut conn = state.connection().await?;
+    workflow::change_tip(
+        &mut conn,
+        &state.triage,
+        tip_id,
+        expected,
+        &change,
+        &caller.actor(),
+    )
+    .await?;
+    tip_response(&mut conn, tip_id, HttpResponse::Ok()).await
+}
+
+/// Triage the tip again with the current rules (records a `retriaged` event).
+#[utoipa::path(
+    post,
+    path = "/api/v1/tips/{id}/retriage",
+    tag = "queue",
+    params(("id" = Uuid, Path, description = "The tip's id")),
+    responses(
+        (status = 200, description = "Re-triaged", body = TipResponse),
+        (status = 401, description = "Missing or invalid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks tips:write", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tip", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["tips:write"]))
+)]
+pub async fn retriage_tip(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    require_scope(&caller, Scope::TipsWrite)?;
+    let tip_id = id.into_inner();
+    let mut conn = state.connection().await?;
+    workflow::retriage(&mut conn, &state.triage, tip_id, &caller.actor()).await?;
+    tip_response(&mut conn, tip_id, HttpResponse::Ok()).await
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventResponse {
+    pub id: i64,
+    /// submitted, status_changed, closed, priority_overridden, assigned, question_asked,
+    /// reporter_replied, retriaged.
+    pub kind: String,
+    pub actor: String,
+    /// before, after and reason where they apply.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Everything that happened to a tip, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tips/{id}/events",
+    tag = "queue",
+    params(("id" = Uuid, Path, description = "The tip's id")),
+    responses(
+        (status = 200, description = "The history", body = Vec<EventResponse>),
+        (status = 401, description = "Missing or invalid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks tips:read", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tip", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["tips:read"]))
+)]
+pub async fn list_events(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    require_scope(&caller, Scope::TipsRead)?;
+    let tip_id = id.into_inner();
+    let mut conn = state.connection().await?;
+    if db::tips::find(&mut conn, tip_id).await?.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    let events: Vec<EventResponse> = db::tips::events(&mut conn, tip_id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .into_iter()
+        .map(|e| EventResponse {
+            id: e.id,
+            kind: e.kind,
+            actor: e.actor,
+            data: e.data,
+            created_at: e.created_at,
+        })
+        .collect();
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(TipResponse::from(tip)))
+        .json(events))
+}
+
+impl From<workflow::ChangeError> for ApiError {
+    fn from(error: workflow::ChangeError) -> Self {
+        match error {
+            workflow::ChangeError::NotFound => ApiError::NotFound,
+            workflow::ChangeError::Stale { .. } => ApiError::PreconditionFailed,
+            workflow::ChangeError::Invalid(errors) => ApiError::Validation(errors),
+            workflow::ChangeError::Database(e) => e.into(),
+        }
+    }
 }

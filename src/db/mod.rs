@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod messages;
 pub mod migrate;
 pub mod pool;
+pub mod queue;
 pub mod schema;
 pub mod taxonomy;
 pub mod tips;

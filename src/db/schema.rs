@@ -82,6 +82,28 @@ diesel::table! {
         submitted_by_api_key -> Nullable<Uuid>,
         submitted_at -> Timestamptz,
         updated_at -> Timestamptz,
+        priority -> Text,
+        priority_rank -> Int2,
+        triage_score -> Int4,
+        team -> Text,
+        due_at -> Timestamptz,
+        acknowledgement_due_at -> Nullable<Timestamptz>,
+        feedback_due_at -> Nullable<Timestamptz>,
+        triage -> Jsonb,
+        triage_config_version -> Text,
+        facility_key -> Nullable<Text>,
+        cluster_id -> Nullable<Uuid>,
+        assignee -> Nullable<Text>,
+        duplicate_of -> Nullable<Uuid>,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    tip_clusters (id) {
+        id -> Uuid,
+        facility_key -> Text,
+        created_at -> Timestamptz,
     }
 }
 
@@ -140,6 +162,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     tip_events,
     idempotency_keys,
     tip_messages,
+    tip_clusters,
 );
 
 /// Every table above with its columns, in declaration order (for the schema drift test).
@@ -197,8 +220,25 @@ pub const TABLE_COLUMNS: &[(&str, &[&str])] = &[
             "submitted_by_api_key",
             "submitted_at",
             "updated_at",
+            "priority",
+            "priority_rank",
+            "triage_score",
+            "team",
+            "due_at",
+            "acknowledgement_due_at",
+            "feedback_due_at",
+            "triage",
+            "triage_config_version",
+            "facility_key",
+            "cluster_id",
+            "assignee",
+            "duplicate_of",
+            "version",
+            // generated tsvector; queried with raw SQL, so not in the table! above
+            "search",
         ],
     ),
+    ("tip_clusters", &["id", "facility_key", "created_at"]),
     (
         "tip_events",
         &["id", "tip_id", "kind", "actor", "data", "created_at"],

@@ -34,6 +34,18 @@ pub struct TipRow {
     pub outcome: Option<String>,
     pub submitted_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub priority: String,
+    pub triage_score: i32,
+    pub team: String,
+    pub due_at: DateTime<Utc>,
+    pub acknowledgement_due_at: Option<DateTime<Utc>>,
+    pub feedback_due_at: Option<DateTime<Utc>>,
+    pub triage: serde_json::Value,
+    pub triage_config_version: String,
+    pub cluster_id: Option<Uuid>,
+    pub assignee: Option<String>,
+    pub duplicate_of: Option<Uuid>,
+    pub version: i32,
 }
 
 /// The columns of a new tip (the reference and times come from the database).
@@ -57,6 +69,23 @@ pub struct NewTip<'a> {
     pub contact_key_id: Option<&'a str>,
     pub receipt_code_hash: &'a [u8],
     pub submitted_by_api_key: Option<Uuid>,
+    pub submitted_at: DateTime<Utc>,
+    pub triage: NewTriage<'a>,
+}
+
+/// The triage result columns of a new or re-triaged tip.
+pub struct NewTriage<'a> {
+    pub priority: &'a str,
+    pub priority_rank: i16,
+    pub triage_score: i32,
+    pub team: &'a str,
+    pub due_at: DateTime<Utc>,
+    pub acknowledgement_due_at: Option<DateTime<Utc>>,
+    pub feedback_due_at: DateTime<Utc>,
+    pub hits: serde_json::Value,
+    pub config_version: &'a str,
+    pub facility_key: Option<&'a str>,
+    pub cluster_id: Option<Uuid>,
 }
 
 /// Inserts a tip and its `submitted` event in one statement, numbering the tip from the
@@ -90,13 +119,17 @@ impl Query for InsertSubmitted<'_> {
 
 impl QueryFragment<Pg> for InsertSubmitted<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        use diesel::sql_types::{Bool, Bytea, Date, Nullable, Uuid as SqlUuid};
+        use diesel::sql_types::{
+            Bool, Bytea, Date, Integer, Jsonb, Nullable, SmallInt, Timestamptz, Uuid as SqlUuid,
+        };
         let tip = self.tip;
         out.push_sql(
             "WITH new_tip AS (INSERT INTO tips (id, reference, channel, category, care_sector, \
              region_code, municipality_code, facility_name, care_provider, occurred_on, ongoing, \
              description, reporter_role, outbreak, language, anonymous, contact_ciphertext, \
-             contact_key_id, receipt_code_hash, submitted_by_api_key) VALUES (",
+             contact_key_id, receipt_code_hash, submitted_by_api_key, submitted_at, priority, \
+             priority_rank, triage_score, team, due_at, acknowledgement_due_at, feedback_due_at, \
+             triage, triage_config_version, facility_key, cluster_id) VALUES (",
         );
         out.push_bind_param::<SqlUuid, _>(&tip.id)?;
         out.push_sql(", next_tip_reference(now()), ");
@@ -135,14 +168,40 @@ impl QueryFragment<Pg> for InsertSubmitted<'_> {
         out.push_bind_param::<Bytea, _>(&tip.receipt_code_hash)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<SqlUuid>, _>(&tip.submitted_by_api_key)?;
+        let triage = &tip.triage;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&tip.submitted_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&triage.priority)?;
+        out.push_sql(", ");
+        out.push_bind_param::<SmallInt, _>(&triage.priority_rank)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&triage.triage_score)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&triage.team)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&triage.due_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Timestamptz>, _>(&triage.acknowledgement_due_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&triage.feedback_due_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Jsonb, _>(&triage.hits)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&triage.config_version)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&triage.facility_key)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<SqlUuid>, _>(&triage.cluster_id)?;
         out.push_sql(
-            ") RETURNING id, reference, submitted_at, channel), \
+            ") RETURNING id, reference, submitted_at, channel, priority, team), \
              submitted_event AS (INSERT INTO tip_events (tip_id, kind, actor, data) \
              SELECT id, 'submitted', ",
         );
         out.push_bind_param::<Text, _>(&self.actor)?;
         out.push_sql(
-            ", jsonb_build_object('channel', channel) FROM new_tip) \
+            ", jsonb_build_object('channel', channel, 'priority', priority, 'team', team) \
+             FROM new_tip) \
              SELECT reference, submitted_at FROM new_tip",
         );
         Ok(())
@@ -216,4 +275,37 @@ pub async fn set_status(conn: &mut AsyncPgConnection, id: Uuid, status: &str) ->
         .execute(conn)
         .await
         .map(|_| ())
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = tip_events)]
+pub struct EventRow {
+    pub id: i64,
+    pub kind: String,
+    pub actor: String,
+    pub data: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A tip's history, oldest first.
+pub async fn events(conn: &mut AsyncPgConnection, tip_id: Uuid) -> QueryResult<Vec<EventRow>> {
+    tip_events::table
+        .filter(tip_events::tip_id.eq(tip_id))
+        .order(tip_events::id.asc())
+        .select(EventRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// The members of a cluster: id, reference, submission time, oldest first.
+pub async fn cluster_members(
+    conn: &mut AsyncPgConnection,
+    cluster_id: Uuid,
+) -> QueryResult<Vec<(Uuid, String, DateTime<Utc>)>> {
+    tips::table
+        .filter(tips::cluster_id.eq(cluster_id))
+        .order(tips::submitted_at.asc())
+        .select((tips::id, tips::reference, tips::submitted_at))
+        .load(conn)
+        .await
 }

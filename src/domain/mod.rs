@@ -3,13 +3,15 @@
 
 pub mod field_error;
 pub mod personnummer;
+pub mod priority;
 pub mod receipt;
 pub mod status;
 pub mod taxonomy;
 pub mod tip;
 
 pub use field_error::FieldError;
+pub use priority::Priority;
 pub use receipt::ReceiptCode;
-pub use status::{ReporterStatus, TipStatus};
+pub use status::{Outcome, ReporterStatus, TipStatus};
 pub use taxonomy::Taxonomy;
 pub use tip::{Channel, Language, ReporterContact, TipDraft, TipSubmission};

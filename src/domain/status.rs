@@ -32,6 +32,17 @@ impl TipStatus {
         }
     }
 
+    /// The statuses an inspector may move a tip to from this one (DESIGN §4:
+    /// new → in_review → (awaiting_reporter ⇄ in_review) → closed).
+    pub fn allowed_next(self) -> &'static [TipStatus] {
+        match self {
+            TipStatus::New => &[TipStatus::InReview],
+            TipStatus::InReview => &[TipStatus::AwaitingReporter, TipStatus::Closed],
+            TipStatus::AwaitingReporter => &[TipStatus::InReview, TipStatus::Closed],
+            TipStatus::Closed => &[],
+        }
+    }
+
     /// What the tipster is told: nothing finer than this.
     pub fn for_reporter(self) -> ReporterStatus {
         match self {
@@ -55,6 +66,44 @@ impl TipStatus {
             TipStatus::AwaitingReporter => Some(TipStatus::InReview),
             other => Some(other),
         }
+    }
+}
+
+/// How a closed tip ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A supervision case was opened (tillsynsärende).
+    CaseOpened,
+    /// Kept as a signal for risk analysis.
+    RiskSignal,
+    /// Referred to another authority.
+    Referred,
+    NoAction,
+    /// The same as another tip (`duplicate_of`).
+    Duplicate,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 5] = [
+        Outcome::CaseOpened,
+        Outcome::RiskSignal,
+        Outcome::Referred,
+        Outcome::NoAction,
+        Outcome::Duplicate,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::CaseOpened => "case_opened",
+            Outcome::RiskSignal => "risk_signal",
+            Outcome::Referred => "referred",
+            Outcome::NoAction => "no_action",
+            Outcome::Duplicate => "duplicate",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == text)
     }
 }
 
@@ -100,6 +149,23 @@ mod tests {
             assert_eq!(TipStatus::parse(status.as_str()), Some(status));
         }
         assert_eq!(TipStatus::parse("open"), None);
+    }
+
+    #[test]
+    fn transitions_follow_the_design() {
+        use TipStatus::*;
+        let table = [
+            (New, vec![InReview]),
+            (InReview, vec![AwaitingReporter, Closed]),
+            (AwaitingReporter, vec![InReview, Closed]),
+            (Closed, vec![]),
+        ];
+        for (from, to) in table {
+            assert_eq!(from.allowed_next(), to.as_slice(), "from {from:?}");
+        }
+        for outcome in Outcome::ALL {
+            assert_eq!(Outcome::parse(outcome.as_str()), Some(outcome));
+        }
     }
 
     #[test]

@@ -166,7 +166,16 @@ pub async fn submit(
         actor: "web_form".to_owned(),
     };
     let accepted = match state.connection().await {
-        Ok(mut conn) => intake::record_tip(&mut conn, &state.crypto, &submission, &submitter).await,
+        Ok(mut conn) => {
+            intake::record_tip(
+                &mut conn,
+                &state.crypto,
+                &state.triage,
+                &submission,
+                &submitter,
+            )
+            .await
+        }
         Err(error) => {
             tracing::warn!(error = %error, "no database connection for a web submission");
             return unavailable();

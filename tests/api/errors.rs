@@ -110,7 +110,7 @@ async fn a_wrong_method_is_405_with_allow() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.headers()["allow"], "POST");
+    assert_eq!(response.headers()["allow"], "GET, POST");
     problem(response, 405).await;
     let response = app
         .client

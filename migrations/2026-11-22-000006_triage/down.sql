@@ -1,0 +1,24 @@
+DROP INDEX tips_cluster_idx;
+DROP INDEX tips_facility_idx;
+DROP INDEX tips_search_idx;
+DROP INDEX tips_open_team_queue_idx;
+DROP INDEX tips_open_queue_idx;
+ALTER TABLE tips
+    DROP CONSTRAINT tips_duplicate_needs_outcome,
+    DROP CONSTRAINT tips_priority_rank_matches,
+    DROP COLUMN search,
+    DROP COLUMN version,
+    DROP COLUMN duplicate_of,
+    DROP COLUMN assignee,
+    DROP COLUMN cluster_id,
+    DROP COLUMN facility_key,
+    DROP COLUMN triage_config_version,
+    DROP COLUMN triage,
+    DROP COLUMN feedback_due_at,
+    DROP COLUMN acknowledgement_due_at,
+    DROP COLUMN due_at,
+    DROP COLUMN team,
+    DROP COLUMN triage_score,
+    DROP COLUMN priority_rank,
+    DROP COLUMN priority;
+DROP TABLE tip_clusters;
