@@ -114,10 +114,12 @@ pub async fn change_tip(
             _ => None,
         };
         let closing = new_status == Some(TipStatus::Closed);
-        if closing && change.outcome.is_none() {
+        // Judged on what was asked, so an illegal move to closed reports only the move.
+        let asked_to_close = change.status == Some(TipStatus::Closed);
+        if asked_to_close && change.outcome.is_none() {
             errors.push(FieldError::new("outcome", "required", "is required to close a tip"));
         }
-        if change.outcome.is_some() && !closing {
+        if change.outcome.is_some() && !asked_to_close {
             errors.push(FieldError::new("outcome", "not_closing", "is given only when closing (status: closed)"));
         }
         match (change.outcome, change.duplicate_of) {

@@ -12,6 +12,7 @@ mod migrations;
 mod openapi;
 mod privacy;
 mod project_files;
+mod queue;
 mod submit_tip;
 mod taxonomy;
 mod web_pages;
