@@ -376,10 +376,12 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
     request_body(content = PatchTipRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Changed; the new version", body = TipResponse),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks tips:write", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tip", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The tip changed since it was read", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Illegal transition or invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
