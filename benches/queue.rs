@@ -1,1 +1,1396 @@
-fn main() {}
+//! Triage-queue benchmark: latency of `GET /api/v1/tips` (the inspectors' queue) of the real
+//! `tipsa` binary (release build) over a database holding a million realistic tips.
+//!
+//! What it does:
+//!
+//! 1. Creates a fresh database `tipsa_queue_bench_<unix time>` and runs `tipsa migrate`.
+//! 2. Generates `BENCH_TIPS` tips with set-based SQL (`INSERT … SELECT … FROM generate_series`,
+//!    batches of 200 000 on two connections). Every row satisfies the table's constraints:
+//!    taxonomy codes from the seeded tables, a kommun inside its län, priority and
+//!    priority_rank matching, ~85 % closed (with an outcome) and ~15 % open, the team routed
+//!    from the län by the default `config/routing.toml` (except ~2 % that sit with
+//!    `nationell`, as if handed to national triage, so its queue is not empty), first-review
+//!    deadlines by priority (most open `new` tips are overdue), Swedish descriptions composed
+//!    from ~30 sentences so full-text search has common and rare words to find. For speed the
+//!    table's secondary indexes and foreign keys are dropped during the load and recreated
+//!    from their own definitions afterwards (re-adding the foreign keys validates every row);
+//!    then `VACUUM ANALYZE tips`.
+//! 3. Creates an API key with `tips:read` and starts `tipsa serve` on a free port.
+//! 4. After a warm-up pass, sends `BENCH_REQUESTS` sequential requests for each of:
+//!    the first queue page of a team (rotating over the seven teams), its second page (via
+//!    `next_cursor`), a full-text query `q=…` (rotating over a dozen Swedish words and a
+//!    phrase) and `team=…&q=…` together. Every response must be 200; the item counts are
+//!    reported so it is visible the queries return rows.
+//! 5. Prints `EXPLAIN (ANALYZE, BUFFERS)` of the SQL the service runs (`src/db/queue.rs`)
+//!    for the team queue, the slowest full-text word and the slowest team + word pair.
+//!    The service's statements are not cached (they contain SQL literals), so PostgreSQL plans
+//!    each one with its actual parameter values, as these EXPLAINs with literals do.
+//! 6. Prints a summary with p50/p95/max and PASS/FAIL against the targets (team pages
+//!    p95 < 15 ms, full-text p95 < 100 ms). A missed target does not fail the bench; only a
+//!    broken run does.
+//!
+//! Then it stops the server and drops the database (unless `BENCH_KEEP_DB=1`).
+//!
+//! Run it with:
+//!
+//! ```text
+//! cargo bench --bench queue
+//! BENCH_TIPS=200000 BENCH_REQUESTS=100 cargo bench --bench queue   # a quicker run
+//! ```
+//!
+//! PostgreSQL: if `TIPSA_BENCH_DATABASE_URL` is set it must be an admin URL able to create and
+//! drop databases (e.g. `postgres://postgres@127.0.0.1:5432/postgres`). Otherwise the project's
+//! embedded cluster is started under `<target dir>/tipsa-bench-pg` and stopped again at the
+//! end (if this run started it).
+//!
+//! Knobs (environment variables, defaults in brackets): `BENCH_TIPS` [1000000] tips to
+//! generate, `BENCH_REQUESTS` [300] measured requests per kind of query, `BENCH_KEEP_DB` [0]
+//! `1` keeps the database (its URL is printed), `TIPSA_BENCH_DATABASE_URL` [embedded cluster].
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use diesel::QueryableByName;
+use diesel::sql_types::{Array, BigInt, Text};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use hdrhistogram::Histogram;
+use serde_json::Value;
+
+/// Rows per `INSERT … SELECT` statement.
+const BATCH: u64 = 200_000;
+/// Connections inserting batches at the same time.
+const LOAD_CONNECTIONS: usize = 2;
+const TEAM_P95_TARGET_MS: f64 = 15.0;
+const TEXT_P95_TARGET_MS: f64 = 100.0;
+/// How many failed responses are kept to show.
+const ERROR_SAMPLES: usize = 5;
+
+const TEAMS: [&str; 7] = [
+    "nord",
+    "mitt",
+    "ost",
+    "sydost",
+    "sydvast",
+    "syd",
+    "nationell",
+];
+
+/// Full-text queries (websearch syntax): common words, mid-frequency ones, rare ones and a
+/// phrase. They all occur in `COMMON_SENTENCES`, `RARE_SENTENCES` or `FACILITIES`.
+const WORDS: [&str; 12] = [
+    "natt",
+    "läkemedel",
+    "fastspänd",
+    "hygien",
+    "bemanning",
+    "\"fel dos\"",
+    "trycksår",
+    "psykiatrin",
+    "gruppbostad",
+    "anhöriga",
+    "insulin",
+    "uttorkad",
+];
+
+/// Each description is 2–6 of these, distinct (picked with a start and a step modulo the
+/// length, which must therefore be prime).
+const COMMON_SENTENCES: [&str; 23] = [
+    "Under natten är det ofta bara en undersköterska på plats för tre avdelningar, och ingen sjuksköterska finns i huset efter klockan 22.",
+    "En boende blev liggande på golvet i nästan en timme innan någon kom, eftersom den enda personalen var upptagen på en annan avdelning.",
+    "Larmen går ofta utan att någon svarar, och vikarierna har inte fått någon introduktion i hur larmsystemet fungerar.",
+    "En patient fick fel dos vid kvällsutdelningen eftersom dosetten var märkt med en annan persons namn och ingen kontrollerade ordinationen.",
+    "Signeringslistorna för läkemedel fylls i i efterhand, ibland flera dagar senare, och det går inte att se vem som har gett vad.",
+    "Narkotikaklassade läkemedel förvaras i ett olåst skåp i personalrummet och förrådet har inte räknats på flera veckor.",
+    "Hygien prioriteras inte: personalen bär armbandsur och egna kläder i omvårdnadsarbetet, och handsprit saknas på flera ställen.",
+    "Inkontinensskydd byts för sällan och flera boende har fått trycksår som inte har dokumenterats i journalen.",
+    "Maten som serveras är ofta kall och det finns boende som inte får hjälp att äta, vilket har lett till viktnedgång.",
+    "Dörrarna till avdelningen låses på kvällarna med kodlås, så att boende utan demens inte kan gå ut på egen hand.",
+    "När jag tog upp saken med enhetschefen fick jag höra att det är så överallt och att jag inte ska göra någon stor sak av det.",
+    "Flera anhöriga har klagat skriftligt men inte fått något svar, och klagomålen har inte registrerats som avvikelser.",
+    "Personalen har inte fått någon utbildning i basala hygienrutiner sedan i våras, trots utbrott av magsjuka.",
+    "Bemanningen har minskat sedan den nya ledningen tog över, och sjukfrånvaron bland ordinarie personal är mycket hög.",
+    "Jag vill vara anonym eftersom jag är rädd för repressalier, men detta har pågått i flera månader.",
+    "Avvikelserapporter försvinner utan åtgärd och vi som arbetar där får aldrig veta om något har utretts.",
+    "En patient med hög fallrisk lämnades utan tillsyn i duschen, trots att vårdplanen säger att två personer ska vara med.",
+    "Journalanteckningarna är bristfälliga och saknar uppgifter om vilka insatser som har utförts under dygnet.",
+    "Jag hoppas att ni gör en oanmäld inspektion, gärna på natten, så att ni ser hur det faktiskt ser ut.",
+    "Inom psykiatrin på sjukhuset används avskiljning ofta utan att läkaren har fattat något beslut om det.",
+    "I gruppbostaden enligt LSS får de boende inte komma ut på aktiviteter eftersom det saknas personal på helgerna.",
+    "Bemanning under helger och semestrar löses med timanställda som inte känner de boende eller deras behov.",
+    "Läkemedelsgenomgångar har inte gjorts på över ett år och flera boende får läkemedel som borde ha satts ut.",
+];
+
+/// One of these is added to ~8 % of the descriptions: words only a few tips contain.
+const RARE_SENTENCES: [&str; 7] = [
+    "Vid ett tillfälle såg jag hur en boende var fastspänd i rullstolen med ett bälte utan att det fanns något beslut.",
+    "En ung patient hölls fastspänd i bältessäng i flera timmar och ingen läkare kom för att bedöma situationen.",
+    "Det har hänt att en boende fick dubbel dos insulin eftersom två personer gav läkemedlet samma kväll.",
+    "En boende hittades uttorkad och förvirrad på morgonen efter att ingen hade gett henne något att dricka under natten.",
+    "Personal har uttalat sig hotfullt mot de boende och en anhörig såg hur en kollega slog en boende på armen.",
+    "Ambulansen fick vänta länge eftersom ingen på boendet kunde öppna ytterdörren under natten.",
+    "Skyddsutrustning saknades helt under utbrottet och personalen fick återanvända munskydd i flera dagar.",
+];
+
+const FACILITIES: [&str; 15] = [
+    "Solgläntans äldreboende",
+    "Björkhagens gruppbostad",
+    "Vårdcentralen Ängen",
+    "Avdelning 12, Centrallasarettet",
+    "Lindgårdens vård- och omsorgsboende",
+    "Hemtjänsten Norra distriktet",
+    "Tallbackens korttidsboende",
+    "Akutmottagningen, Universitetssjukhuset",
+    "Psykiatriska kliniken, avdelning 4",
+    "HVB-hemmet Fyren",
+    "Rosenlunds servicebostad",
+    "Ekbackens demensboende",
+    "Tandläkarhuset i centrum",
+    "Ambulansstation Väst",
+    "Sjöviks behandlingshem",
+];
+
+const PROVIDERS: [&str; 4] = [
+    "Kommunens vård- och omsorgsförvaltning",
+    "Omsorgsbolaget i Sverige AB",
+    "Regionens hälso- och sjukvård",
+    "Stiftelsen Vårdhemmet",
+];
+
+const fn is_prime(n: usize) -> bool {
+    if n < 2 {
+        return false;
+    }
+    let mut d = 2;
+    while d * d <= n {
+        if n.is_multiple_of(d) {
+            return false;
+        }
+        d += 1;
+    }
+    true
+}
+const _: () = assert!(is_prime(COMMON_SENTENCES.len()));
+
+/// One batch of tips: rows `$1..=$2` of the generated series. `$3` common sentences, `$4` rare
+/// sentences, `$5` facility names, `$6` care providers. Every choice is a hash of the row
+/// number, so a rerun generates the same data (apart from ids and times relative to `now()`).
+const GENERATE_SQL: &str = r#"
+WITH muni AS MATERIALIZED (
+    SELECT code, region_code, (row_number() OVER (ORDER BY code) - 1) AS i FROM municipalities
+), base AS (
+    SELECT g,
+        hashint8extended(g, 1) & 9223372036854775807 AS h1,
+        hashint8extended(g, 2) & 9223372036854775807 AS h2,
+        hashint8extended(g, 3) & 9223372036854775807 AS h3,
+        hashint8extended(g, 4) & 9223372036854775807 AS h4,
+        hashint8extended(g, 5) & 9223372036854775807 AS h5,
+        hashint8extended(g, 6) & 9223372036854775807 AS h6,
+        hashint8extended(g, 7) & 9223372036854775807 AS h7,
+        hashint8extended(g, 8) & 9223372036854775807 AS h8
+    FROM generate_series($1::bigint, $2::bigint) g
+), shaped AS (
+    SELECT b.*, m.code AS muni, m.region_code,
+        CASE WHEN b.h2 % 1000 < 850 THEN 'closed'
+             WHEN b.h2 % 1000 < 925 THEN 'new'
+             WHEN b.h2 % 1000 < 978 THEN 'in_review'
+             ELSE 'awaiting_reporter' END AS status,
+        CASE WHEN b.h4 % 100 < 3 THEN 'critical'
+             WHEN b.h4 % 100 < 20 THEN 'high'
+             WHEN b.h4 % 100 < 80 THEN 'normal'
+             ELSE 'low' END AS priority
+    FROM base b
+    JOIN muni m ON m.i = b.h1 % (SELECT count(*) FROM muni)
+), timed AS (
+    -- closed tips over two years; open ones recent (new: 30 days, being worked: 120 days)
+    SELECT s.*,
+        now() - (s.h3 % (CASE s.status WHEN 'closed' THEN 730 WHEN 'new' THEN 30 ELSE 120 END * 86400))
+            * interval '1 second' AS submitted_at
+    FROM shaped s
+)
+INSERT INTO tips (id, reference, channel, category, care_sector, region_code, municipality_code,
+    facility_name, care_provider, occurred_on, ongoing, description, reporter_role, outbreak,
+    language, anonymous, contact_ciphertext, contact_key_id, receipt_code_hash, status, outcome,
+    submitted_at, updated_at, priority, priority_rank, triage_score, team, due_at,
+    acknowledgement_due_at, feedback_due_at, triage, triage_config_version, version)
+SELECT
+    gen_random_uuid(),
+    'T-' || extract(year FROM t.submitted_at AT TIME ZONE 'Europe/Stockholm')::int || '-'
+        || CASE WHEN t.g < 10000000 THEN lpad(t.g::text, 7, '0') ELSE t.g::text END,
+    CASE WHEN t.h6 % 10 < 7 THEN 'web' ELSE 'api' END,
+    c.categories[1 + t.h5 % cardinality(c.categories)],
+    c.sectors[1 + (t.h5 / 100) % cardinality(c.sectors)],
+    t.region_code,
+    CASE WHEN (t.h1 / 1000) % 10 < 8 THEN t.muni END,
+    CASE WHEN t.h7 % 10 < 6 THEN $5[1 + (t.h7 / 10) % cardinality($5)] END,
+    CASE WHEN (t.h7 / 1000) % 4 = 0 THEN $6[1 + (t.h7 / 10000) % cardinality($6)] END,
+    CASE WHEN (t.h7 / 100000) % 10 < 6
+         THEN (t.submitted_at AT TIME ZONE 'Europe/Stockholm')::date - ((t.h7 / 1000000) % 60)::int END,
+    (t.h7 / 100000000) % 10 < 3,
+    concat_ws(' ',
+        $3[1 + ((t.h6 / 100) % s.n)],
+        $3[1 + ((t.h6 / 100) % s.n + 1 * (1 + (t.h6 / 10000) % (s.n - 1))) % s.n],
+        CASE WHEN (t.h6 / 10) % 5 >= 1 THEN $3[1 + ((t.h6 / 100) % s.n + 2 * (1 + (t.h6 / 10000) % (s.n - 1))) % s.n] END,
+        CASE WHEN (t.h6 / 10) % 5 >= 2 THEN $3[1 + ((t.h6 / 100) % s.n + 3 * (1 + (t.h6 / 10000) % (s.n - 1))) % s.n] END,
+        CASE WHEN (t.h6 / 10) % 5 >= 3 THEN $3[1 + ((t.h6 / 100) % s.n + 4 * (1 + (t.h6 / 10000) % (s.n - 1))) % s.n] END,
+        CASE WHEN (t.h6 / 10) % 5 >= 4 THEN $3[1 + ((t.h6 / 100) % s.n + 5 * (1 + (t.h6 / 10000) % (s.n - 1))) % s.n] END,
+        CASE WHEN (t.h6 / 1000000) % 100 < 8 THEN $4[1 + (t.h6 / 100000000) % cardinality($4)] END
+    ),
+    c.roles[1 + (t.h5 / 10000) % cardinality(c.roles)],
+    NULL,
+    'sv', true, NULL, NULL,
+    sha256(('tipsa-queue-bench-receipt-' || t.g)::bytea),
+    t.status,
+    CASE WHEN t.status = 'closed' THEN
+        CASE WHEN t.h8 % 100 < 50 THEN 'risk_signal' WHEN t.h8 % 100 < 75 THEN 'no_action'
+             WHEN t.h8 % 100 < 90 THEN 'referred' ELSE 'case_opened' END END,
+    t.submitted_at,
+    CASE WHEN t.status = 'new' THEN t.submitted_at
+         ELSE least(now(), t.submitted_at + ((t.h3 / 1000) % 60) * interval '1 day') END,
+    t.priority,
+    CASE t.priority WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END,
+    CASE t.priority WHEN 'critical' THEN 90 WHEN 'high' THEN 60 WHEN 'normal' THEN 30 ELSE 10 END
+        + ((t.h4 / 100) % 10)::int,
+    CASE WHEN (t.h8 / 100) % 100 < 2 THEN 'nationell'
+         WHEN t.region_code IN ('22', '23', '24', '25') THEN 'nord'
+         WHEN t.region_code IN ('03', '17', '18', '19', '20', '21') THEN 'mitt'
+         WHEN t.region_code IN ('01', '09') THEN 'ost'
+         WHEN t.region_code IN ('04', '05', '06', '08') THEN 'sydost'
+         WHEN t.region_code IN ('13', '14') THEN 'sydvast'
+         WHEN t.region_code IN ('07', '10', '12') THEN 'syd'
+         ELSE 'nationell' END,
+    t.submitted_at + CASE t.priority WHEN 'critical' THEN interval '4 hours'
+                                     WHEN 'high' THEN interval '1 day'
+                                     WHEN 'normal' THEN interval '7 days'
+                                     ELSE interval '14 days' END,
+    NULL,
+    t.submitted_at + interval '3 months',
+    CASE t.priority
+        WHEN 'critical' THEN '[{"kind": "base", "rule": "restraint of children and young people", "raise": 0, "detail": "restraint/children_youth_hvb"}, {"kind": "urgency", "rule": "risk to life", "raise": 2, "detail": "livshot"}]'::jsonb
+        WHEN 'high' THEN '[{"kind": "urgency", "rule": "restraint or locking in", "raise": 1, "detail": "fastspänd"}]'::jsonb
+        ELSE '[]'::jsonb END,
+    'bench',
+    CASE t.status WHEN 'new' THEN 1 WHEN 'closed' THEN 3 ELSE 2 END
+FROM timed t,
+    (SELECT (SELECT array_agg(code ORDER BY sort_order) FROM categories) AS categories,
+            (SELECT array_agg(code ORDER BY sort_order) FROM care_sectors) AS sectors,
+            (SELECT array_agg(code ORDER BY sort_order) FROM reporter_roles) AS roles) c,
+    (SELECT cardinality($3) AS n) s
+"#;
+
+/// The columns `src/db/queue.rs` selects.
+const QUEUE_COLUMNS: &str = "tips.id, tips.reference, tips.priority, tips.priority_rank, \
+     tips.team, tips.status, tips.category, tips.care_sector, tips.region_code, \
+     tips.municipality_code, tips.facility_name, tips.due_at, tips.submitted_at, \
+     tips.cluster_id, tips.assignee";
+
+struct Params {
+    tips: u64,
+    requests: usize,
+    keep_db: bool,
+}
+
+impl Params {
+    fn from_env() -> anyhow::Result<Self> {
+        let keep_db = std::env::var("BENCH_KEEP_DB")
+            .map(|v| matches!(v.trim(), "1" | "true" | "yes"))
+            .unwrap_or(false);
+        Ok(Params {
+            tips: env_number("BENCH_TIPS", 1_000_000)?,
+            requests: env_number("BENCH_REQUESTS", 300)?,
+            keep_db,
+        })
+    }
+}
+
+fn env_number<T>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T: std::str::FromStr + PartialOrd + From<u8>,
+{
+    let value = match std::env::var(name) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{name} must be a positive whole number, not {text:?}"))?,
+        Err(_) => default,
+    };
+    if value < T::from(1) {
+        bail!("{name} must be at least 1");
+    }
+    Ok(value)
+}
+
+fn main() -> anyhow::Result<()> {
+    let started = Instant::now();
+    let params = Params::from_env()?;
+    let work_dir = std::env::temp_dir().join(format!(
+        "tipsa-queue-bench-{}-{}",
+        std::process::id(),
+        unix_time()
+    ));
+    std::fs::create_dir_all(&work_dir)
+        .with_context(|| format!("creating {}", work_dir.display()))?;
+
+    let (admin_url, cluster) = match std::env::var("TIPSA_BENCH_DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => (url.trim().to_owned(), None),
+        _ => {
+            let cluster = start_embedded_cluster(&work_dir)?;
+            (cluster.url("postgres"), Some(cluster))
+        }
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("building the tokio runtime")?;
+    let result = runtime.block_on(run(&params, &admin_url, &work_dir));
+    drop(runtime);
+
+    if let Some(cluster) = cluster {
+        if params.keep_db {
+            println!(
+                "note: the embedded cluster ({}) is stopped now if this run started it; it picks \
+                 a new port when started again",
+                cluster.data_dir().display()
+            );
+        }
+        if let Err(e) = cluster.stop() {
+            eprintln!("warning: stopping the embedded PostgreSQL cluster failed: {e:#}");
+        }
+    }
+    if let Err(e) = std::fs::remove_dir_all(&work_dir) {
+        eprintln!("warning: removing {}: {e}", work_dir.display());
+    }
+    if result.is_ok() {
+        println!("\nwhole run took {:.0} s", started.elapsed().as_secs_f64());
+    }
+    result
+}
+
+fn start_embedded_cluster(work_dir: &Path) -> anyhow::Result<tipsa::db::embedded::LocalCluster> {
+    let config_dir = work_dir.join("empty-config");
+    std::fs::create_dir_all(&config_dir)?;
+    let settings = tipsa::config::Settings::load_from(&config_dir, "development", false)
+        .context("loading default settings")?;
+    // Beside the build output this run uses (cargo passes CARGO_TARGET_DIR through).
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let root = target_dir.join("tipsa-bench-pg");
+    println!(
+        "starting the embedded PostgreSQL cluster in {} (set TIPSA_BENCH_DATABASE_URL to use another server)",
+        root.display()
+    );
+    tipsa::db::embedded::LocalCluster::start(&root, &settings.embedded_postgres)
+        .context("starting the embedded PostgreSQL cluster")
+}
+
+/// Creates the database, runs everything against it and drops it again.
+async fn run(params: &Params, admin_url: &str, work_dir: &Path) -> anyhow::Result<()> {
+    let db_name = format!("tipsa_queue_bench_{}", unix_time());
+    let db_url = database_url(admin_url, &db_name)?;
+    admin_execute(admin_url, &format!("CREATE DATABASE {db_name}"))
+        .await
+        .with_context(|| format!("creating database {db_name}"))?;
+    println!("created database {db_name}");
+
+    let result = run_in_database(params, &db_url, work_dir).await;
+
+    if params.keep_db {
+        println!("BENCH_KEEP_DB=1: keeping database {db_name} ({db_url})");
+    } else if let Err(e) =
+        admin_execute(admin_url, &format!("DROP DATABASE {db_name} WITH (FORCE)")).await
+    {
+        eprintln!("warning: dropping database {db_name} failed: {e:#}");
+    }
+    result
+}
+
+async fn run_in_database(params: &Params, db_url: &str, work_dir: &Path) -> anyhow::Result<()> {
+    let tipsa = Tipsa::new(db_url, work_dir)?;
+    tipsa.run_to_end(&["migrate"]).context("tipsa migrate")?;
+
+    let generation = generate_tips(db_url, params.tips).await?;
+
+    let token = tipsa
+        .run_to_end(&[
+            "apikey",
+            "create",
+            "--name",
+            "queue bench",
+            "--scope",
+            "tips:read",
+        ])
+        .context("tipsa apikey create")?;
+    let token = token.trim().to_owned();
+    if !token.starts_with("tipsa_") {
+        bail!("unexpected API key output: {token:?}");
+    }
+
+    let mut server = tipsa.serve()?;
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .tcp_nodelay(true)
+        .build()
+        .context("building the HTTP client")?;
+    let outcome = async {
+        wait_until_ready(&client, &base, &mut server).await?;
+        println!("tipsa serve is ready on {base}");
+        let target = Target {
+            client,
+            url: format!("{base}/api/v1/tips"),
+            auth: format!("Bearer {token}"),
+        };
+        measure(params, &target).await
+    }
+    .await;
+    let server_log = server.stop();
+    let lines = outcome?;
+
+    let plans = explain_plans(db_url, &lines).await?;
+
+    print_summary(params, &generation, &lines, &plans);
+    if !server_log.trim().is_empty() {
+        let log_lines: Vec<&str> = server_log.lines().collect();
+        println!(
+            "\nnote: tipsa serve logged {} line(s) at warn or above; the first few:",
+            log_lines.len()
+        );
+        for line in log_lines.iter().take(5) {
+            println!("  {line}");
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generating the tips
+// ---------------------------------------------------------------------------------------------
+
+#[derive(QueryableByName)]
+struct Definition {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    definition: String,
+}
+
+#[derive(QueryableByName)]
+struct Counts {
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+    #[diesel(sql_type = BigInt)]
+    open: i64,
+    #[diesel(sql_type = BigInt)]
+    overdue: i64,
+}
+
+#[derive(QueryableByName)]
+struct TeamCount {
+    #[diesel(sql_type = Text)]
+    team: String,
+    #[diesel(sql_type = BigInt)]
+    open: i64,
+}
+
+struct Generation {
+    total: i64,
+    open: i64,
+    overdue: i64,
+    open_by_team: Vec<(String, i64)>,
+    insert: Duration,
+    indexes: Duration,
+    constraints: Duration,
+    vacuum: Duration,
+    table_size: String,
+}
+
+impl Generation {
+    fn elapsed(&self) -> Duration {
+        self.insert + self.indexes + self.constraints + self.vacuum
+    }
+}
+
+/// Secondary indexes of `tips` (those not backing a constraint).
+const SECONDARY_INDEXES_SQL: &str = "SELECT c.relname::text AS name, pg_get_indexdef(i.indexrelid) AS definition \
+     FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+     WHERE i.indrelid = 'tips'::regclass \
+       AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = 'tips'::regclass) \
+     ORDER BY 1";
+const FOREIGN_KEYS_SQL: &str = "SELECT conname::text AS name, pg_get_constraintdef(oid) AS definition \
+     FROM pg_constraint WHERE conrelid = 'tips'::regclass AND contype = 'f' ORDER BY 1";
+
+async fn definitions(
+    conn: &mut AsyncPgConnection,
+    sql: &'static str,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let rows: Vec<Definition> = diesel::sql_query(sql)
+        .load(conn)
+        .await
+        .with_context(|| format!("running {sql}"))?;
+    Ok(rows.into_iter().map(|d| (d.name, d.definition)).collect())
+}
+
+async fn execute(conn: &mut AsyncPgConnection, sql: &str) -> anyhow::Result<()> {
+    diesel::sql_query(sql)
+        .execute(conn)
+        .await
+        .with_context(|| format!("running {sql}"))?;
+    Ok(())
+}
+
+async fn generate_tips(db_url: &str, count: u64) -> anyhow::Result<Generation> {
+    let mut conn = AsyncPgConnection::establish(db_url)
+        .await
+        .context("connecting to the bench database")?;
+
+    // Bulk-load pattern: drop the secondary indexes and foreign keys, load, recreate them from
+    // their own definitions. Re-adding a foreign key checks every row.
+    let indexes = definitions(&mut conn, SECONDARY_INDEXES_SQL).await?;
+    let foreign_keys = definitions(&mut conn, FOREIGN_KEYS_SQL).await?;
+    for (name, _) in &indexes {
+        execute(&mut conn, &format!("DROP INDEX \"{name}\"")).await?;
+    }
+    for (name, _) in &foreign_keys {
+        execute(
+            &mut conn,
+            &format!("ALTER TABLE tips DROP CONSTRAINT \"{name}\""),
+        )
+        .await?;
+    }
+
+    println!(
+        "generating {count} tips in batches of {BATCH} on {LOAD_CONNECTIONS} connections \
+         (without {} secondary indexes and {} foreign keys, recreated afterwards)",
+        indexes.len(),
+        foreign_keys.len()
+    );
+    let start = Instant::now();
+    let batches = count.div_ceil(BATCH);
+    let next_batch = Arc::new(AtomicU64::new(0));
+    let inserted = Arc::new(AtomicU64::new(0));
+    let mut loaders = tokio::task::JoinSet::new();
+    for _ in 0..LOAD_CONNECTIONS.min(usize::try_from(batches).unwrap_or(1)) {
+        let db_url = db_url.to_owned();
+        let next_batch = Arc::clone(&next_batch);
+        let inserted = Arc::clone(&inserted);
+        loaders.spawn(async move {
+            let mut conn = AsyncPgConnection::establish(&db_url)
+                .await
+                .context("connecting to the bench database")?;
+            execute(&mut conn, "SET synchronous_commit = off").await?;
+            loop {
+                let batch = next_batch.fetch_add(1, Ordering::SeqCst);
+                if batch >= batches {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                let first = batch * BATCH + 1;
+                let last = ((batch + 1) * BATCH).min(count);
+                let rows = diesel::sql_query(GENERATE_SQL)
+                    .bind::<BigInt, _>(i64::try_from(first)?)
+                    .bind::<BigInt, _>(i64::try_from(last)?)
+                    .bind::<Array<Text>, _>(COMMON_SENTENCES.to_vec())
+                    .bind::<Array<Text>, _>(RARE_SENTENCES.to_vec())
+                    .bind::<Array<Text>, _>(FACILITIES.to_vec())
+                    .bind::<Array<Text>, _>(PROVIDERS.to_vec())
+                    .execute(&mut conn)
+                    .await
+                    .with_context(|| format!("inserting tips {first}..={last}"))?;
+                let done = inserted.fetch_add(rows as u64, Ordering::SeqCst) + rows as u64;
+                println!(
+                    "  inserted {done:>8} / {count} tips ({:.1} s)",
+                    start.elapsed().as_secs_f64()
+                );
+            }
+        });
+    }
+    while let Some(joined) = loaders.join_next().await {
+        joined.context("an insert task failed")??;
+    }
+    let insert = start.elapsed();
+
+    // The GIN index takes longest; build it on one connection and the B-trees on another.
+    let start = Instant::now();
+    let (gin, btree): (Vec<_>, Vec<_>) = indexes
+        .iter()
+        .map(|(_, definition)| definition.clone())
+        .partition(|definition| definition.contains("USING gin"));
+    let mut builders = tokio::task::JoinSet::new();
+    for group in [gin, btree] {
+        let db_url = db_url.to_owned();
+        builders.spawn(async move {
+            let mut conn = AsyncPgConnection::establish(&db_url)
+                .await
+                .context("connecting to the bench database")?;
+            execute(&mut conn, "SET maintenance_work_mem = '512MB'").await?;
+            for definition in group {
+                execute(&mut conn, &definition).await?;
+            }
+            Ok::<_, anyhow::Error>(())
+        });
+    }
+    while let Some(joined) = builders.join_next().await {
+        joined.context("an index task failed")??;
+    }
+    let index_time = start.elapsed();
+    println!("  recreated indexes ({:.1} s)", index_time.as_secs_f64());
+
+    let start = Instant::now();
+    for (name, definition) in &foreign_keys {
+        execute(
+            &mut conn,
+            &format!("ALTER TABLE tips ADD CONSTRAINT \"{name}\" {definition}"),
+        )
+        .await?;
+    }
+    let constraints = start.elapsed();
+    println!(
+        "  re-added and validated foreign keys ({:.1} s)",
+        constraints.as_secs_f64()
+    );
+    if definitions(&mut conn, SECONDARY_INDEXES_SQL).await? != indexes
+        || definitions(&mut conn, FOREIGN_KEYS_SQL).await? != foreign_keys
+    {
+        bail!("the indexes or foreign keys of tips differ from the migrated ones after the load");
+    }
+
+    let start = Instant::now();
+    execute(&mut conn, "VACUUM ANALYZE tips").await?;
+    let vacuum = start.elapsed();
+    println!("  VACUUM ANALYZE tips ({:.1} s)", vacuum.as_secs_f64());
+
+    let counts: Counts = diesel::sql_query(
+        "SELECT count(*) AS total, \
+                count(*) FILTER (WHERE status <> 'closed') AS open, \
+                count(*) FILTER (WHERE status = 'new' AND due_at < now()) AS overdue \
+         FROM tips",
+    )
+    .get_result(&mut conn)
+    .await
+    .context("counting tips")?;
+    let open_by_team: Vec<TeamCount> = diesel::sql_query(
+        "SELECT team, count(*) AS open FROM tips \
+         WHERE status IN ('new', 'in_review', 'awaiting_reporter') GROUP BY team ORDER BY team",
+    )
+    .load(&mut conn)
+    .await
+    .context("counting open tips per team")?;
+    #[derive(QueryableByName)]
+    struct Size {
+        #[diesel(sql_type = Text)]
+        size: String,
+    }
+    let size: Size = diesel::sql_query(
+        "SELECT pg_size_pretty(pg_relation_size('tips')) || ' heap, ' \
+             || pg_size_pretty(pg_indexes_size('tips')) || ' indexes' AS size",
+    )
+    .get_result(&mut conn)
+    .await
+    .context("measuring the table")?;
+    if u64::try_from(counts.total).ok() != Some(count) {
+        bail!("expected {count} tips, found {}", counts.total);
+    }
+
+    Ok(Generation {
+        total: counts.total,
+        open: counts.open,
+        overdue: counts.overdue,
+        open_by_team: open_by_team.into_iter().map(|t| (t.team, t.open)).collect(),
+        insert,
+        indexes: index_time,
+        constraints,
+        vacuum,
+        table_size: size.size,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measuring the queue
+// ---------------------------------------------------------------------------------------------
+
+struct Target {
+    client: reqwest::Client,
+    url: String,
+    auth: String,
+}
+
+/// One answered request.
+struct Answer {
+    latency: Duration,
+    items: usize,
+    next_cursor: Option<String>,
+}
+
+impl Target {
+    async fn get(&self, query: &[(&str, &str)]) -> Result<Answer, String> {
+        let sent = Instant::now();
+        let response = self
+            .client
+            .get(&self.url)
+            .query(query)
+            .header(reqwest::header::AUTHORIZATION, &self.auth)
+            .send()
+            .await
+            .map_err(|e| format!("transport error: {e}"))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| format!("reading the body: {e}"))?;
+        let latency = sent.elapsed();
+        if status != reqwest::StatusCode::OK {
+            return Err(format!(
+                "{status}: {}",
+                truncate(&String::from_utf8_lossy(&body), 300)
+            ));
+        }
+        let page: Value =
+            serde_json::from_slice(&body).map_err(|e| format!("200 with a bad body: {e}"))?;
+        let items = page["items"]
+            .as_array()
+            .ok_or("200 without an items array")?
+            .len();
+        Ok(Answer {
+            latency,
+            items,
+            next_cursor: page["next_cursor"].as_str().map(str::to_owned),
+        })
+    }
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => &text[..i],
+        None => text,
+    }
+}
+
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 120_000_000, 3).expect("valid histogram bounds")
+}
+
+fn ms(histogram: &Histogram<u64>, quantile: f64) -> f64 {
+    histogram.value_at_quantile(quantile) as f64 / 1000.0
+}
+
+fn max_ms(histogram: &Histogram<u64>) -> f64 {
+    histogram.max() as f64 / 1000.0
+}
+
+/// Latency and item counts of one query (one team, one word, one pair).
+struct QueryStats {
+    histogram: Histogram<u64>,
+    items: usize,
+    more: bool,
+}
+
+/// Everything measured for one kind of request.
+struct Line {
+    label: &'static str,
+    target_ms: Option<f64>,
+    histogram: Histogram<u64>,
+    errors: u64,
+    samples: Vec<String>,
+    per_query: BTreeMap<String, QueryStats>,
+}
+
+impl Line {
+    fn new(label: &'static str, target_ms: Option<f64>) -> Self {
+        Line {
+            label,
+            target_ms,
+            histogram: new_histogram(),
+            errors: 0,
+            samples: Vec::new(),
+            per_query: BTreeMap::new(),
+        }
+    }
+
+    fn record(&mut self, key: &str, result: &Result<Answer, String>) {
+        match result {
+            Ok(answer) => {
+                let micros = u64::try_from(answer.latency.as_micros())
+                    .unwrap_or(u64::MAX)
+                    .max(1);
+                self.histogram.saturating_record(micros);
+                let stats = self
+                    .per_query
+                    .entry(key.to_owned())
+                    .or_insert_with(|| QueryStats {
+                        histogram: new_histogram(),
+                        items: 0,
+                        more: false,
+                    });
+                stats.histogram.saturating_record(micros);
+                stats.items = answer.items;
+                stats.more = answer.next_cursor.is_some();
+            }
+            Err(failure) => {
+                self.errors += 1;
+                if self.samples.len() < ERROR_SAMPLES {
+                    self.samples.push(format!("{key}: {failure}"));
+                }
+            }
+        }
+    }
+
+    fn ok(&self) -> u64 {
+        self.histogram.len()
+    }
+
+    /// Fewest and most items a query of this kind returned, and the queries that found none.
+    fn item_range(&self) -> (usize, usize, Vec<&str>) {
+        let min = self.per_query.values().map(|s| s.items).min().unwrap_or(0);
+        let max = self.per_query.values().map(|s| s.items).max().unwrap_or(0);
+        let empty = self
+            .per_query
+            .iter()
+            .filter(|(_, s)| s.items == 0)
+            .map(|(k, _)| k.as_str())
+            .collect();
+        (min, max, empty)
+    }
+
+    /// The query with the highest p95 latency.
+    fn slowest(&self) -> Option<(&str, &QueryStats)> {
+        self.per_query
+            .iter()
+            .max_by_key(|(_, s)| s.histogram.value_at_quantile(0.95))
+            .map(|(k, s)| (k.as_str(), s))
+    }
+
+    fn passes(&self) -> Option<bool> {
+        self.target_ms
+            .map(|target| self.ok() > 0 && ms(&self.histogram, 0.95) < target)
+    }
+}
+
+struct Lines {
+    first_page: Line,
+    second_page: Line,
+    text: Line,
+    team_text: Line,
+}
+
+impl Lines {
+    fn all(&self) -> [&Line; 4] {
+        [
+            &self.first_page,
+            &self.second_page,
+            &self.text,
+            &self.team_text,
+        ]
+    }
+}
+
+/// Team and word of the `i`th combined request (7 × 12 pairs).
+fn pair(i: usize) -> (&'static str, &'static str) {
+    (TEAMS[i % TEAMS.len()], WORDS[i % WORDS.len()])
+}
+
+fn pair_key(team: &str, word: &str) -> String {
+    format!("team={team}&q={word}")
+}
+
+async fn measure(params: &Params, target: &Target) -> anyhow::Result<Lines> {
+    let mut lines = Lines {
+        first_page: Line::new("first page for a team", Some(TEAM_P95_TARGET_MS)),
+        second_page: Line::new("second page (next_cursor)", Some(TEAM_P95_TARGET_MS)),
+        text: Line::new("full-text query", Some(TEXT_P95_TARGET_MS)),
+        team_text: Line::new("team + full-text", Some(TEXT_P95_TARGET_MS)),
+    };
+
+    // Warm-up: every query once (twice for the teams), collecting each team's second-page
+    // cursor.
+    let pairs = TEAMS.len() * WORDS.len();
+    println!(
+        "warm-up: {} requests (every team, word and pair once)",
+        2 * TEAMS.len() + WORDS.len() + pairs
+    );
+    let mut warm = Line::new("warm-up", None);
+    let mut cursors: BTreeMap<&str, String> = BTreeMap::new();
+    for _ in 0..2 {
+        for team in TEAMS {
+            let result = target.get(&[("team", team)]).await;
+            if let Ok(Answer {
+                next_cursor: Some(cursor),
+                ..
+            }) = &result
+            {
+                cursors.insert(team, cursor.clone());
+            }
+            warm.record(team, &result);
+        }
+    }
+    for word in WORDS {
+        warm.record(word, &target.get(&[("q", word)]).await);
+    }
+    for i in 0..pairs {
+        let (team, word) = pair(i);
+        warm.record(
+            &pair_key(team, word),
+            &target.get(&[("team", team), ("q", word)]).await,
+        );
+    }
+    if warm.errors > 0 {
+        bail!(
+            "{} warm-up request(s) failed; first ones:\n  {}",
+            warm.errors,
+            warm.samples.join("\n  ")
+        );
+    }
+    let paged_teams: Vec<(&str, String)> = TEAMS
+        .iter()
+        .filter_map(|team| cursors.get(team).map(|c| (*team, c.clone())))
+        .collect();
+
+    let n = params.requests;
+    println!("measuring: {n} sequential requests per kind");
+    for i in 0..n {
+        let team = TEAMS[i % TEAMS.len()];
+        let result = target.get(&[("team", team)]).await;
+        lines.first_page.record(team, &result);
+    }
+    if !paged_teams.is_empty() {
+        for i in 0..n {
+            let (team, cursor) = &paged_teams[i % paged_teams.len()];
+            let result = target.get(&[("team", team), ("cursor", cursor)]).await;
+            lines.second_page.record(team, &result);
+        }
+    }
+    for i in 0..n {
+        let word = WORDS[i % WORDS.len()];
+        let result = target.get(&[("q", word)]).await;
+        lines.text.record(word, &result);
+    }
+    for i in 0..n {
+        let (team, word) = pair(i);
+        let result = target.get(&[("team", team), ("q", word)]).await;
+        lines.team_text.record(&pair_key(team, word), &result);
+    }
+
+    for line in lines.all() {
+        if line.errors > 0 {
+            println!(
+                "  {}: {} request(s) did not get 200; first ones:",
+                line.label, line.errors
+            );
+            for sample in &line.samples {
+                println!("    {sample}");
+            }
+        }
+    }
+    if lines.all().iter().all(|line| line.ok() == 0) {
+        bail!("no request succeeded; see the errors above");
+    }
+    Ok(lines)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query plans
+// ---------------------------------------------------------------------------------------------
+
+#[derive(QueryableByName)]
+struct PlanLine {
+    #[diesel(sql_type = Text)]
+    line: String,
+}
+
+struct Plan {
+    title: String,
+    lines: Vec<String>,
+}
+
+fn sql_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// The SQL `src/db/queue.rs` builds for the first page (default statuses, limit 50 + 1).
+fn queue_sql(team: Option<&str>, text: Option<&str>) -> String {
+    let mut sql = format!(
+        "SELECT {QUEUE_COLUMNS} FROM tips \
+         WHERE tips.status IN ('new', 'in_review', 'awaiting_reporter') \
+         AND tips.status = ANY(ARRAY['new', 'in_review', 'awaiting_reporter'])"
+    );
+    if let Some(team) = team {
+        sql.push_str(&format!(" AND tips.team = {}", sql_literal(team)));
+    }
+    if let Some(text) = text {
+        sql.push_str(&format!(
+            " AND tips.search @@ websearch_to_tsquery('swedish', {})",
+            sql_literal(text)
+        ));
+    }
+    sql.push_str(" ORDER BY tips.priority_rank, tips.due_at, tips.submitted_at, tips.id LIMIT 51");
+    sql
+}
+
+async fn explain_plans(db_url: &str, lines: &Lines) -> anyhow::Result<Vec<Plan>> {
+    let mut conn = AsyncPgConnection::establish(db_url)
+        .await
+        .context("connecting to the bench database")?;
+    // A session-local helper, so EXPLAIN's rows come back as ordinary text rows.
+    execute(
+        &mut conn,
+        "CREATE FUNCTION pg_temp.bench_explain(query text) RETURNS SETOF text \
+         LANGUAGE plpgsql AS $$ \
+         DECLARE line text; \
+         BEGIN \
+             FOR line IN EXECUTE 'EXPLAIN (ANALYZE, BUFFERS) ' || query LOOP \
+                 RETURN NEXT line; \
+             END LOOP; \
+         END $$",
+    )
+    .await?;
+
+    let team = lines.first_page.slowest().map_or("mitt", |(team, _)| {
+        TEAMS
+            .iter()
+            .find(|t| **t == team)
+            .copied()
+            .unwrap_or("mitt")
+    });
+    let word = lines
+        .text
+        .slowest()
+        .and_then(|(word, _)| WORDS.iter().find(|w| **w == word).copied())
+        .unwrap_or(WORDS[0]);
+    let (pair_team, pair_word) = lines
+        .team_text
+        .slowest()
+        .and_then(|(key, _)| {
+            (0..TEAMS.len() * WORDS.len())
+                .map(pair)
+                .find(|(t, w)| pair_key(t, w) == key)
+        })
+        .unwrap_or((TEAMS[0], WORDS[0]));
+
+    let queries = [
+        (
+            format!("first page for team {team} (slowest team)"),
+            queue_sql(Some(team), None),
+        ),
+        (
+            format!("full-text q={word} (slowest word)"),
+            queue_sql(None, Some(word)),
+        ),
+        (
+            format!("team {pair_team} + q={pair_word} (slowest pair)"),
+            queue_sql(Some(pair_team), Some(pair_word)),
+        ),
+    ];
+    let mut plans = Vec::new();
+    for (title, sql) in queries {
+        let rows: Vec<PlanLine> = diesel::sql_query("SELECT pg_temp.bench_explain($1) AS line")
+            .bind::<Text, _>(&sql)
+            .load(&mut conn)
+            .await
+            .with_context(|| format!("explaining {sql}"))?;
+        plans.push(Plan {
+            title,
+            lines: rows.into_iter().map(|r| r.line).collect(),
+        });
+    }
+    Ok(plans)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Summary
+// ---------------------------------------------------------------------------------------------
+
+fn pass(ok: bool) -> &'static str {
+    if ok { "PASS" } else { "FAIL" }
+}
+
+fn print_summary(params: &Params, generation: &Generation, lines: &Lines, plans: &[Plan]) {
+    println!();
+    println!("== Query plans (EXPLAIN (ANALYZE, BUFFERS) of the service's SQL) ==");
+    for plan in plans {
+        println!("\n-- {}", plan.title);
+        for line in &plan.lines {
+            println!("{line}");
+        }
+    }
+
+    println!();
+    println!("== Per query (p50 / p95 / max, items on the page) ==");
+    for line in [&lines.first_page, &lines.text] {
+        println!("{}:", line.label);
+        for (key, stats) in &line.per_query {
+            println!(
+                "  {key:<14} p50 {:>6.1} ms  p95 {:>6.1} ms  max {:>6.1} ms  items {:>2}{}",
+                ms(&stats.histogram, 0.5),
+                ms(&stats.histogram, 0.95),
+                max_ms(&stats.histogram),
+                stats.items,
+                if stats.more { " (more)" } else { "" }
+            );
+        }
+    }
+    if let Some((key, stats)) = lines.team_text.slowest() {
+        println!(
+            "{}: slowest pair {key}: p95 {:.1} ms, items {}",
+            lines.team_text.label,
+            ms(&stats.histogram, 0.95),
+            stats.items
+        );
+    }
+    let teams: Vec<String> = generation
+        .open_by_team
+        .iter()
+        .map(|(team, open)| format!("{team} {open}"))
+        .collect();
+    println!("open tips per team: {}", teams.join(", "));
+
+    println!();
+    println!(
+        "== Tipsa triage queue, {} tips ({} open, {} overdue new) ==",
+        generation.total, generation.open, generation.overdue
+    );
+    println!(
+        "generation: {:.1} s (insert {:.1} s, indexes {:.1} s, foreign keys {:.1} s, vacuum analyze {:.1} s); tips: {}",
+        generation.elapsed().as_secs_f64(),
+        generation.insert.as_secs_f64(),
+        generation.indexes.as_secs_f64(),
+        generation.constraints.as_secs_f64(),
+        generation.vacuum.as_secs_f64(),
+        generation.table_size
+    );
+    println!(
+        "{} sequential requests per line after a warm-up, latency to the last byte:",
+        params.requests
+    );
+    for line in lines.all() {
+        let (min_items, max_items, empty) = line.item_range();
+        let verdict = match (line.target_ms, line.passes()) {
+            (Some(target), Some(ok)) => format!("(target p95 < {target:.0} ms: {})", pass(ok)),
+            _ => String::new(),
+        };
+        if line.ok() == 0 {
+            println!("{:<27} no successful request  {verdict}", line.label);
+            continue;
+        }
+        println!(
+            "{:<27} p50 {:>5.1} ms  p95 {:>5.1} ms  max {:>6.1} ms  items {}–{}  errors {}  {verdict}",
+            line.label,
+            ms(&line.histogram, 0.5),
+            ms(&line.histogram, 0.95),
+            max_ms(&line.histogram),
+            min_items,
+            max_items,
+            line.errors
+        );
+        if !empty.is_empty() {
+            println!("    warning: no items for {}", empty.join(", "));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tipsa binary
+// ---------------------------------------------------------------------------------------------
+
+/// How to run the `tipsa` binary against the bench database, isolated from the caller's config.
+struct Tipsa {
+    db_url: String,
+    var_dir: PathBuf,
+    config_dir: PathBuf,
+}
+
+impl Tipsa {
+    fn new(db_url: &str, work_dir: &Path) -> anyhow::Result<Self> {
+        let var_dir = work_dir.join("var");
+        let config_dir = work_dir.join("config");
+        std::fs::create_dir_all(&var_dir)?;
+        std::fs::create_dir_all(&config_dir)?;
+        Ok(Tipsa {
+            db_url: db_url.to_owned(),
+            var_dir,
+            config_dir,
+        })
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tipsa"));
+        command.args(args);
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("TIPSA__") {
+                command.env_remove(&name);
+            }
+        }
+        command
+            .env_remove("RUST_LOG")
+            .env("TIPSA_ENV", "development")
+            .env("TIPSA_CONFIG_DIR", &self.config_dir)
+            .env("TIPSA__DATABASE__URL", &self.db_url)
+            .env("TIPSA__VAR_DIR", &self.var_dir)
+            .env("TIPSA__SERVER__HOST", "127.0.0.1")
+            .env("TIPSA__LOG__FILTER", "warn")
+            .env("TIPSA__LOG__FORMAT", "json");
+        command
+    }
+
+    /// Runs a one-shot command and returns its stdout.
+    fn run_to_end(&self, args: &[&str]) -> anyhow::Result<String> {
+        let output = self
+            .command(args)
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("running tipsa {}", args.join(" ")))?;
+        if !output.status.success() {
+            bail!(
+                "tipsa {} failed ({}):\n{}{}",
+                args.join(" "),
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    fn serve(&self) -> anyhow::Result<Server> {
+        let port = free_port()?;
+        let log_path = self.var_dir.join("serve.log");
+        let log = std::fs::File::create(&log_path)
+            .with_context(|| format!("creating {}", log_path.display()))?;
+        let child = self
+            .command(&["serve"])
+            .env("TIPSA__SERVER__PORT", port.to_string())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting tipsa serve")?;
+        Ok(Server {
+            child: Some(child),
+            port,
+            log_path,
+        })
+    }
+}
+
+/// A running `tipsa serve`; stopped with SIGTERM when dropped.
+struct Server {
+    child: Option<Child>,
+    port: u16,
+    log_path: PathBuf,
+}
+
+impl Server {
+    fn exited(&mut self) -> bool {
+        match &mut self.child {
+            Some(child) => matches!(child.try_wait(), Ok(Some(_))),
+            None => true,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Stops the server and returns what it logged.
+    fn stop(mut self) -> String {
+        self.terminate();
+        self.log()
+    }
+
+    fn terminate(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("warning: tipsa serve ignored SIGTERM for 10 s; killing it");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+async fn wait_until_ready(
+    client: &reqwest::Client,
+    base: &str,
+    server: &mut Server,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(response) = client.get(format!("{base}/readyz")).send().await
+            && response.status() == reqwest::StatusCode::OK
+        {
+            return Ok(());
+        }
+        if server.exited() {
+            bail!("tipsa serve exited during start-up:\n{}", server.log());
+        }
+        if Instant::now() > deadline {
+            bail!("tipsa serve was not ready within 60 s:\n{}", server.log());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL helpers
+// ---------------------------------------------------------------------------------------------
+
+async fn admin_execute(admin_url: &str, sql: &str) -> anyhow::Result<()> {
+    let mut conn = AsyncPgConnection::establish(admin_url)
+        .await
+        .context("connecting to PostgreSQL with the admin URL")?;
+    execute(&mut conn, sql).await
+}
+
+/// The admin URL with its database name replaced.
+fn database_url(admin_url: &str, database: &str) -> anyhow::Result<String> {
+    let (base, query) = match admin_url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (admin_url, None),
+    };
+    let scheme_end = base
+        .find("://")
+        .map(|i| i + 3)
+        .context("TIPSA_BENCH_DATABASE_URL must look like postgres://user@host:port/db")?;
+    let authority_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut url = format!("{}/{database}", &base[..authority_end]);
+    if let Some(query) = query {
+        url.push('?');
+        url.push_str(query);
+    }
+    Ok(url)
+}
+
+fn unix_time() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

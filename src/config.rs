@@ -65,6 +65,8 @@ pub struct DatabaseSettings {
     pub connect_timeout_ms: u64,
     /// `statement_timeout` set on every pooled connection.
     pub statement_timeout_ms: u64,
+    /// `work_mem` set on every pooled connection (e.g. "16MB").
+    pub work_mem: String,
     /// Run pending migrations when `serve` starts.
     pub migrate_on_start: bool,
 }
@@ -195,6 +197,13 @@ impl Settings {
     fn check(&self) -> anyhow::Result<()> {
         if self.database.pool_size == 0 {
             bail!("database.pool_size must be at least 1");
+        }
+        let work_mem_ok = {
+            let digits = self.database.work_mem.trim_end_matches(['k', 'K', 'M', 'G', 'B']);
+            !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
+        };
+        if !work_mem_ok {
+            bail!("database.work_mem must look like 16MB or 4096kB");
         }
         if self.server.body_limit_bytes < 1024 {
             bail!("server.body_limit_bytes must be at least 1024");

@@ -20,6 +20,8 @@ pub type PooledConnection = Object<AsyncPgConnection>;
 /// query cannot hold a connection forever.
 pub fn build_pool(url: &str, settings: &DatabaseSettings) -> anyhow::Result<DbPool> {
     let statement_timeout_ms = settings.statement_timeout_ms;
+    // Checked by Settings to be digits and a unit, so it is safe in the SET statement.
+    let work_mem = settings.work_mem.clone();
     let connect_timeout = Duration::from_millis(settings.connect_timeout_ms);
     let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
     // A broken connection surfaces as an error on first use (503), which is cheaper than a
@@ -27,6 +29,7 @@ pub fn build_pool(url: &str, settings: &DatabaseSettings) -> anyhow::Result<DbPo
     manager_config.recycling_method = RecyclingMethod::Fast;
     manager_config.custom_setup = Box::new(move |url| {
         let url = url.to_owned();
+        let work_mem = work_mem.clone();
         async move {
             let mut conn =
                 tokio::time::timeout(connect_timeout, AsyncPgConnection::establish(&url))
@@ -35,7 +38,8 @@ pub fn build_pool(url: &str, settings: &DatabaseSettings) -> anyhow::Result<DbPo
                         ConnectionError::BadConnection("timed out connecting to PostgreSQL".into())
                     })??;
             conn.batch_execute(&format!(
-                "SET statement_timeout = {statement_timeout_ms}; SET application_name = 'tipsa'"
+                "SET statement_timeout = {statement_timeout_ms}; SET work_mem = '{work_mem}'; \
+                 SET application_name = 'tipsa'"
             ))
             .await
             .map_err(ConnectionError::CouldntSetupConfiguration)?;

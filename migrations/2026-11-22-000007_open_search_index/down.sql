@@ -1,0 +1,1 @@
+DROP INDEX tips_open_search_idx;
