@@ -199,7 +199,10 @@ impl Settings {
             bail!("database.pool_size must be at least 1");
         }
         let work_mem_ok = {
-            let digits = self.database.work_mem.trim_end_matches(['k', 'K', 'M', 'G', 'B']);
+            let digits = self
+                .database
+                .work_mem
+                .trim_end_matches(['k', 'K', 'M', 'G', 'B']);
             !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
         };
         if !work_mem_ok {
