@@ -123,7 +123,9 @@ pub async fn record_tip(
             conn.transaction::<_, diesel::result::Error, _>(async |conn| {
                 triage::apply::lock_facility(conn, key).await?;
                 let since = triage::apply::window_start(submitted_at, rules.repeat.window_days);
-                let earlier = triage::apply::count_at_facility(conn, key, since, None).await?;
+                let earlier =
+                    triage::apply::count_at_facility(conn, key, since, rules.repeat.threshold)
+                        .await?;
                 let result = triage::rules::evaluate(
                     rules,
                     &input(u32::try_from(earlier).unwrap_or(u32::MAX)),

@@ -25,21 +25,29 @@ pub async fn lock_facility(conn: &mut AsyncPgConnection, facility_key: &str) -> 
         .map(|_| ())
 }
 
-/// Tips about the facility submitted since `since` (other than `except`).
+/// Tips about the facility submitted since `since`, counted up to `at_most` (all the repeat
+/// signal needs to know), so the cost does not grow with a facility's history.
 pub async fn count_at_facility(
     conn: &mut AsyncPgConnection,
     facility_key: &str,
     since: DateTime<Utc>,
-    except: Option<Uuid>,
+    at_most: u32,
 ) -> QueryResult<i64> {
-    let mut query = tips::table
-        .filter(tips::facility_key.eq(facility_key))
-        .filter(tips::submitted_at.ge(since))
-        .into_boxed();
-    if let Some(id) = except {
-        query = query.filter(tips::id.ne(id));
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
     }
-    query.count().get_result(conn).await
+    let count: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM (SELECT 1 FROM tips WHERE facility_key = $1 \
+         AND submitted_at >= $2 LIMIT $3) recent",
+    )
+    .bind::<Text, _>(facility_key)
+    .bind::<diesel::sql_types::Timestamptz, _>(since)
+    .bind::<BigInt, _>(i64::from(at_most))
+    .get_result(conn)
+    .await?;
+    Ok(count.n)
 }
 
 /// The cluster for the facility's tips since `since`: an existing one among them, or a new
