@@ -121,19 +121,29 @@ pub async fn record_tip(
         }
         Some(key) => {
             conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-                triage::apply::lock_facility(conn, key).await?;
                 let since = triage::apply::window_start(submitted_at, rules.repeat.window_days);
-                let earlier =
-                    triage::apply::count_at_facility(conn, key, since, rules.repeat.threshold)
+                let history =
+                    triage::apply::lock_and_read_facility(conn, key, since, rules.repeat.threshold)
                         .await?;
-                let result = triage::rules::evaluate(
-                    rules,
-                    &input(u32::try_from(earlier).unwrap_or(u32::MAX)),
-                );
-                let stored = store(conn, &result, None).await?;
+                let earlier = u32::try_from(history.recent).unwrap_or(u32::MAX);
+                let result = triage::rules::evaluate(rules, &input(earlier));
+                // Join the facility's current cluster directly; start one (linking the earlier
+                // tips) only when the threshold is first reached in this window.
+                let joins = if result.forms_cluster {
+                    history.cluster_id
+                } else {
+                    None
+                };
+                let stored = store(conn, &result, joins).await?;
                 if result.forms_cluster {
-                    // The new tip is stored, so linking takes it in with the others.
-                    triage::apply::link_cluster(conn, key, since).await?;
+                    match history.cluster_id {
+                        Some(cluster_id) => {
+                            triage::apply::link_unclustered(conn, key, since, cluster_id).await?;
+                        }
+                        None => {
+                            triage::apply::start_cluster(conn, key, since).await?;
+                        }
+                    }
                 }
                 Ok((result, stored))
             })

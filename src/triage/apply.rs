@@ -15,39 +15,92 @@ pub fn window_start(now: DateTime<Utc>, window_days: u32) -> DateTime<Utc> {
     now - Duration::days(i64::from(window_days))
 }
 
-/// Serialises submissions about one facility until the transaction ends, so two tips
-/// arriving at once both see each other when counting.
-pub async fn lock_facility(conn: &mut AsyncPgConnection, facility_key: &str) -> QueryResult<()> {
-    diesel::sql_query("SELECT pg_advisory_xact_lock(7465, hashtext($1))")
-        .bind::<Text, _>(facility_key)
-        .execute(conn)
-        .await
-        .map(|_| ())
+/// What a new tip needs to know about its facility's recent past.
+pub struct FacilityHistory {
+    /// Tips since the window start, counted up to the threshold.
+    pub recent: i64,
+    /// The cluster the most recent of them belongs to, if any.
+    pub cluster_id: Option<Uuid>,
 }
 
-/// Tips about the facility submitted since `since`, counted up to `at_most` (all the repeat
-/// signal needs to know), so the cost does not grow with a facility's history.
-pub async fn count_at_facility(
+/// Takes the facility's lock (held until the transaction ends, so tips arriving at once see
+/// each other), then reads its recent history. Two statements on purpose: a statement's
+/// snapshot is taken when it starts, so a read in the locking statement would miss a tip
+/// committed while this one waited for the lock.
+pub async fn lock_and_read_facility(
     conn: &mut AsyncPgConnection,
     facility_key: &str,
     since: DateTime<Utc>,
     at_most: u32,
-) -> QueryResult<i64> {
+) -> QueryResult<FacilityHistory> {
     #[derive(QueryableByName)]
-    struct Count {
+    struct Row {
         #[diesel(sql_type = BigInt)]
-        n: i64,
+        recent: i64,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
+        cluster_id: Option<Uuid>,
     }
-    let count: Count = diesel::sql_query(
-        "SELECT count(*) AS n FROM (SELECT 1 FROM tips WHERE facility_key = $1 \
-         AND submitted_at >= $2 LIMIT $3) recent",
+    lock_facility(conn, facility_key).await?;
+    let row: Row = diesel::sql_query(
+        "SELECT (SELECT count(*) FROM (SELECT 1 FROM tips WHERE facility_key = $1 \
+                    AND submitted_at >= $2 LIMIT $3) recent) AS recent, \
+                (SELECT cluster_id FROM tips WHERE facility_key = $1 AND submitted_at >= $2 \
+                    AND cluster_id IS NOT NULL ORDER BY submitted_at DESC LIMIT 1) AS cluster_id",
     )
     .bind::<Text, _>(facility_key)
     .bind::<diesel::sql_types::Timestamptz, _>(since)
     .bind::<BigInt, _>(i64::from(at_most))
     .get_result(conn)
     .await?;
-    Ok(count.n)
+    Ok(FacilityHistory {
+        recent: row.recent,
+        cluster_id: row.cluster_id,
+    })
+}
+
+/// Starts a cluster for the facility and links its tips since `since` to it.
+pub async fn start_cluster(
+    conn: &mut AsyncPgConnection,
+    facility_key: &str,
+    since: DateTime<Utc>,
+) -> QueryResult<Uuid> {
+    let id = Uuid::now_v7();
+    diesel::insert_into(tip_clusters::table)
+        .values((
+            tip_clusters::id.eq(id),
+            tip_clusters::facility_key.eq(facility_key),
+        ))
+        .execute(conn)
+        .await?;
+    link_unclustered(conn, facility_key, since, id).await?;
+    Ok(id)
+}
+
+/// Links the facility's tips since `since` that are in no cluster yet.
+pub async fn link_unclustered(
+    conn: &mut AsyncPgConnection,
+    facility_key: &str,
+    since: DateTime<Utc>,
+    cluster_id: Uuid,
+) -> QueryResult<usize> {
+    diesel::update(
+        tips::table
+            .filter(tips::facility_key.eq(facility_key))
+            .filter(tips::submitted_at.ge(since))
+            .filter(tips::cluster_id.is_null()),
+    )
+    .set(tips::cluster_id.eq(cluster_id))
+    .execute(conn)
+    .await
+}
+
+/// Serialises submissions about one facility until the transaction ends.
+pub async fn lock_facility(conn: &mut AsyncPgConnection, facility_key: &str) -> QueryResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(7465, hashtext($1))")
+        .bind::<Text, _>(facility_key)
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
 
 /// The cluster for the facility's tips since `since`: an existing one among them, or a new
