@@ -135,15 +135,11 @@ pub async fn record_tip(
                     None
                 };
                 let stored = store(conn, &result, joins).await?;
-                if result.forms_cluster {
-                    match history.cluster_id {
-                        Some(cluster_id) => {
-                            triage::apply::link_unclustered(conn, key, since, cluster_id).await?;
-                        }
-                        None => {
-                            triage::apply::start_cluster(conn, key, since).await?;
-                        }
-                    }
+                // Once a facility's cluster exists, every later tip in the window joins it on
+                // insert (the lock serialises them), so only the first crossing of the
+                // threshold has earlier tips to link.
+                if result.forms_cluster && history.cluster_id.is_none() {
+                    triage::apply::start_cluster(conn, key, since).await?;
                 }
                 Ok((result, stored))
             })

@@ -77,7 +77,7 @@ pub async fn start_cluster(
 }
 
 /// Links the facility's tips since `since` that are in no cluster yet.
-pub async fn link_unclustered(
+async fn link_unclustered(
     conn: &mut AsyncPgConnection,
     facility_key: &str,
     since: DateTime<Utc>,
