@@ -1,0 +1,157 @@
+//! Running the real `tipsa` binary from a benchmark: one-shot commands (`migrate`, `apikey`)
+//! and a `serve` process on a free port, isolated from the caller's configuration. Shared by
+//! `benches/write_path.rs` and `benches/queue.rs` through `#[path]`.
+
+#![allow(dead_code)] // each bench uses a different part
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+/// How to run the `tipsa` binary against the bench database, isolated from the caller's config.
+pub struct Tipsa {
+    db_url: String,
+    var_dir: PathBuf,
+    config_dir: PathBuf,
+    /// `database.pool_size` for the server; `None` keeps the default.
+    pool_size: Option<usize>,
+}
+
+impl Tipsa {
+    pub fn new(db_url: &str, work_dir: &Path, pool_size: Option<usize>) -> anyhow::Result<Self> {
+        let var_dir = work_dir.join("var");
+        let config_dir = work_dir.join("config");
+        std::fs::create_dir_all(&var_dir)?;
+        std::fs::create_dir_all(&config_dir)?;
+        Ok(Tipsa {
+            db_url: db_url.to_owned(),
+            var_dir,
+            config_dir,
+            pool_size,
+        })
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tipsa"));
+        command.args(args);
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("TIPSA__") {
+                command.env_remove(&name);
+            }
+        }
+        if let Some(pool_size) = self.pool_size {
+            command.env("TIPSA__DATABASE__POOL_SIZE", pool_size.to_string());
+        }
+        command
+            .env_remove("RUST_LOG")
+            .env("TIPSA_ENV", "development")
+            .env("TIPSA_CONFIG_DIR", &self.config_dir)
+            .env("TIPSA__DATABASE__URL", &self.db_url)
+            .env("TIPSA__VAR_DIR", &self.var_dir)
+            .env("TIPSA__SERVER__HOST", "127.0.0.1")
+            .env("TIPSA__LOG__FILTER", "warn")
+            .env("TIPSA__LOG__FORMAT", "json");
+        command
+    }
+
+    /// Runs a one-shot command and returns its stdout.
+    pub fn run_to_end(&self, args: &[&str]) -> anyhow::Result<String> {
+        let output = self
+            .command(args)
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("running tipsa {}", args.join(" ")))?;
+        if !output.status.success() {
+            bail!(
+                "tipsa {} failed ({}):\n{}{}",
+                args.join(" "),
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    pub fn serve(&self) -> anyhow::Result<Server> {
+        let port = free_port()?;
+        let log_path = self.var_dir.join("serve.log");
+        let log = std::fs::File::create(&log_path)
+            .with_context(|| format!("creating {}", log_path.display()))?;
+        let child = self
+            .command(&["serve"])
+            .env("TIPSA__SERVER__PORT", port.to_string())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting tipsa serve")?;
+        Ok(Server {
+            child: Some(child),
+            port,
+            log_path,
+        })
+    }
+}
+
+/// A running `tipsa serve`; stopped with SIGTERM when dropped.
+pub struct Server {
+    pub child: Option<Child>,
+    pub port: u16,
+    pub log_path: PathBuf,
+}
+
+impl Server {
+    pub fn exited(&mut self) -> bool {
+        match &mut self.child {
+            Some(child) => matches!(child.try_wait(), Ok(Some(_))),
+            None => true,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Stops the server and returns what it logged.
+    pub fn stop(mut self) -> String {
+        self.terminate();
+        self.log()
+    }
+
+    pub fn terminate(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("warning: tipsa serve ignored SIGTERM for 10 s; killing it");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+pub fn free_port() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
