@@ -3,7 +3,9 @@
 //! the web form.
 
 use chrono::{DateTime, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::{
+    AnsiTransactionManager, AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager,
+};
 use rand::RngCore;
 use uuid::Uuid;
 
@@ -78,14 +80,11 @@ pub async fn record_tip(
         submitted_at,
         earlier_tips_at_facility,
     };
-    let store = async |conn: &mut AsyncPgConnection,
-                       result: &TriageResult,
-                       cluster_id: Option<Uuid>|
-           -> Result<(String, DateTime<Utc>), diesel::result::Error> {
-        let hits = serde_json::to_value(&result.hits).unwrap_or_default();
-        db::tips::insert_submitted(
-            conn,
-            &db::tips::NewTip {
+    // A macro rather than a closure: the row borrows from the result it is given, which closure
+    // signatures cannot express.
+    macro_rules! tip_row {
+        ($result:expr, $cluster_id:expr) => {
+            db::tips::NewTip {
                 id,
                 channel: submitter.channel.as_str(),
                 category: &tip.category,
@@ -106,44 +105,83 @@ pub async fn record_tip(
                 receipt_code_hash: &receipt_code_hash,
                 submitted_by_api_key: submitter.api_key_id,
                 submitted_at,
-                triage: new_triage(result, facility_key.as_deref(), cluster_id, &hits),
-            },
-            &submitter.actor,
-        )
-        .await
-    };
+                triage: new_triage($result, facility_key.as_deref(), $cluster_id),
+            }
+        };
+    }
 
     let (result, (reference, submitted_at)) = match &facility_key {
         None => {
             let result = triage::rules::evaluate(rules, &input(0));
-            let stored = store(conn, &result, None).await?;
+            let stored =
+                db::tips::insert_submitted(conn, &tip_row!(&result, None), &submitter.actor)
+                    .await?;
             (result, stored)
         }
-        Some(key) => {
+        Some(key) if inside_transaction(conn) => {
+            // Within the caller's transaction (Idempotency-Key): a savepoint, step by step.
             conn.transaction::<_, diesel::result::Error, _>(async |conn| {
                 let since = triage::apply::window_start(submitted_at, rules.repeat.window_days);
                 let history =
                     triage::apply::lock_and_read_facility(conn, key, since, rules.repeat.threshold)
                         .await?;
-                let earlier = u32::try_from(history.recent).unwrap_or(u32::MAX);
-                let result = triage::rules::evaluate(rules, &input(earlier));
-                // Join the facility's current cluster directly; start one (linking the earlier
-                // tips) only when the threshold is first reached in this window.
-                let joins = if result.forms_cluster {
-                    history.cluster_id
-                } else {
-                    None
-                };
-                let stored = store(conn, &result, joins).await?;
-                // Once a facility's cluster exists, every later tip in the window joins it on
-                // insert (the lock serialises them), so only the first crossing of the
-                // threshold has earlier tips to link.
+                let result = triage::rules::evaluate(rules, &input(saturate(history.recent)));
+                let joins = result.forms_cluster.then_some(history.cluster_id).flatten();
+                let stored =
+                    db::tips::insert_submitted(conn, &tip_row!(&result, joins), &submitter.actor)
+                        .await?;
                 if result.forms_cluster && history.cluster_id.is_none() {
                     triage::apply::start_cluster(conn, key, since).await?;
                 }
                 Ok((result, stored))
             })
             .await?
+        }
+        Some(key) => {
+            let since = triage::apply::window_start(submitted_at, rules.repeat.window_days);
+            let outcome = async {
+                let history = triage::apply::begin_lock_and_read_facility(
+                    conn,
+                    key,
+                    since,
+                    rules.repeat.threshold,
+                )
+                .await?;
+                let result = triage::rules::evaluate(rules, &input(saturate(history.recent)));
+                // Once a facility's cluster exists, every later tip in the window joins it on
+                // insert (the lock serialises them), so only the first crossing of the
+                // threshold has earlier tips to link.
+                let joins = result.forms_cluster.then_some(history.cluster_id).flatten();
+                let row = tip_row!(&result, joins);
+                let stored = if result.forms_cluster && history.cluster_id.is_none() {
+                    let stored = db::tips::insert_submitted(conn, &row, &submitter.actor).await?;
+                    triage::apply::start_cluster(conn, key, since).await?;
+                    diesel::sql_query("COMMIT").execute(conn).await?;
+                    stored
+                } else {
+                    // The insert and the commit travel together; if the insert fails, the
+                    // server turns the commit into a rollback.
+                    let shared: &AsyncPgConnection = conn;
+                    let (mut first, mut second) = (shared, shared);
+                    let insert = db::tips::InsertSubmitted {
+                        tip: &row,
+                        actor: &submitter.actor,
+                    }
+                    .get_result::<(String, DateTime<Utc>)>(&mut first);
+                    let commit = diesel::sql_query("COMMIT").execute(&mut second);
+                    futures_util::future::try_join(insert, commit).await?.0
+                };
+                Ok::<_, diesel::result::Error>((result, stored))
+            }
+            .await;
+            match outcome {
+                Ok(done) => done,
+                Err(error) => {
+                    // Never hand the connection back inside a transaction.
+                    let _ = diesel::sql_query("ROLLBACK").execute(conn).await;
+                    return Err(error.into());
+                }
+            }
         }
     };
 
@@ -157,12 +195,23 @@ pub async fn record_tip(
     })
 }
 
+fn saturate(count: i64) -> u32 {
+    u32::try_from(count).unwrap_or(u32::MAX)
+}
+
+/// True inside a transaction opened through diesel (the idempotent API path).
+fn inside_transaction(conn: &mut AsyncPgConnection) -> bool {
+    matches!(
+        AnsiTransactionManager::transaction_manager_status_mut(conn).transaction_depth(),
+        Ok(Some(_))
+    )
+}
+
 /// The columns a triage result is stored in.
 pub fn new_triage<'a>(
     result: &'a TriageResult,
     facility_key: Option<&'a str>,
     cluster_id: Option<Uuid>,
-    hits: &serde_json::Value,
 ) -> db::tips::NewTriage<'a> {
     db::tips::NewTriage {
         priority: result.priority.as_str(),
@@ -172,7 +221,7 @@ pub fn new_triage<'a>(
         due_at: result.due_at,
         acknowledgement_due_at: result.acknowledgement_due_at,
         feedback_due_at: result.feedback_due_at,
-        hits: hits.clone(),
+        hits: serde_json::to_value(&result.hits).unwrap_or_default(),
         config_version: &result.config_version,
         facility_key,
         cluster_id,

@@ -103,9 +103,10 @@ pub async fn insert_submitted(
 
 /// The statement behind `insert_submitted`. Written as a query type rather than `sql_query`
 /// because diesel never caches `sql_query` statements, which would cost a second round trip.
-struct InsertSubmitted<'a> {
-    tip: &'a NewTip<'a>,
-    actor: &'a str,
+/// Public so a caller can pipeline it with other statements.
+pub struct InsertSubmitted<'a> {
+    pub tip: &'a NewTip<'a>,
+    pub actor: &'a str,
 }
 
 impl QueryId for InsertSubmitted<'_> {

@@ -23,6 +23,34 @@ pub struct FacilityHistory {
     pub cluster_id: Option<Uuid>,
 }
 
+/// The statement reading a facility's recent history (run after taking its lock).
+fn history_query(
+    facility_key: &str,
+    since: DateTime<Utc>,
+    at_most: u32,
+) -> impl diesel_async::methods::LoadQuery<'static, AsyncPgConnection, HistoryRow>
++ for<'c> diesel_async::methods::LoadQuery<'static, &'c AsyncPgConnection, HistoryRow>
++ Send
++ 'static {
+    diesel::sql_query(
+        "SELECT (SELECT count(*) FROM (SELECT 1 FROM tips WHERE facility_key = $1 \
+                    AND submitted_at >= $2 LIMIT $3) recent) AS recent, \
+                (SELECT cluster_id FROM tips WHERE facility_key = $1 AND submitted_at >= $2 \
+                    AND cluster_id IS NOT NULL ORDER BY submitted_at DESC LIMIT 1) AS cluster_id",
+    )
+    .bind::<Text, _>(facility_key.to_owned())
+    .bind::<diesel::sql_types::Timestamptz, _>(since)
+    .bind::<BigInt, _>(i64::from(at_most))
+}
+
+#[derive(QueryableByName)]
+pub struct HistoryRow {
+    #[diesel(sql_type = BigInt)]
+    recent: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
+    cluster_id: Option<Uuid>,
+}
+
 /// Takes the facility's lock (held until the transaction ends, so tips arriving at once see
 /// each other), then reads its recent history. Two statements on purpose: a statement's
 /// snapshot is taken when it starts, so a read in the locking statement would miss a tip
@@ -33,25 +61,33 @@ pub async fn lock_and_read_facility(
     since: DateTime<Utc>,
     at_most: u32,
 ) -> QueryResult<FacilityHistory> {
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = BigInt)]
-        recent: i64,
-        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
-        cluster_id: Option<Uuid>,
-    }
     lock_facility(conn, facility_key).await?;
-    let row: Row = diesel::sql_query(
-        "SELECT (SELECT count(*) FROM (SELECT 1 FROM tips WHERE facility_key = $1 \
-                    AND submitted_at >= $2 LIMIT $3) recent) AS recent, \
-                (SELECT cluster_id FROM tips WHERE facility_key = $1 AND submitted_at >= $2 \
-                    AND cluster_id IS NOT NULL ORDER BY submitted_at DESC LIMIT 1) AS cluster_id",
-    )
-    .bind::<Text, _>(facility_key)
-    .bind::<diesel::sql_types::Timestamptz, _>(since)
-    .bind::<BigInt, _>(i64::from(at_most))
-    .get_result(conn)
-    .await?;
+    let row: HistoryRow = history_query(facility_key, since, at_most)
+        .get_result(conn)
+        .await?;
+    Ok(FacilityHistory {
+        recent: row.recent,
+        cluster_id: row.cluster_id,
+    })
+}
+
+/// Opens a transaction, takes the facility's lock and reads its history in one round trip:
+/// the three statements are pipelined, and the server runs them in order, so the read's
+/// snapshot is taken after the lock is held. The caller must end the transaction.
+pub async fn begin_lock_and_read_facility(
+    conn: &AsyncPgConnection,
+    facility_key: &str,
+    since: DateTime<Utc>,
+    at_most: u32,
+) -> QueryResult<FacilityHistory> {
+    // One shared handle per statement: each future borrows its own.
+    let (mut first, mut second, mut third) = (conn, conn, conn);
+    let begin = diesel::sql_query("BEGIN").execute(&mut first);
+    let lock = diesel::sql_query("SELECT pg_advisory_xact_lock(7465, hashtext($1))")
+        .bind::<Text, _>(facility_key.to_owned())
+        .execute(&mut second);
+    let read = history_query(facility_key, since, at_most).get_result::<HistoryRow>(&mut third);
+    let (_, _, row) = futures_util::future::try_join3(begin, lock, read).await?;
     Ok(FacilityHistory {
         recent: row.recent,
         cluster_id: row.cluster_id,

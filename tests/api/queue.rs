@@ -638,3 +638,48 @@ async fn retriage_applies_the_current_rules_and_records_it() {
         .unwrap();
     assert_eq!(tip["priority"], "high");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_tips_about_one_facility_count_each_other() {
+    let app = spawn_app().await;
+    let tips = (0..6).map(|_| {
+        let app = &app;
+        async move {
+            submit(
+                app,
+                json!({"facility_name": "Björkhagens LSS-boende", "municipality_code": "0180"}),
+            )
+            .await
+        }
+    });
+    let ids: Vec<String> = futures_util::future::join_all(tips)
+        .await
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let mut clusters = BTreeSet::new();
+    let mut repeat_signals = 0;
+    for id in &ids {
+        let tip: Value = app
+            .get(&format!("/api/v1/tips/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        clusters.insert(tip["cluster"]["id"].as_str().unwrap_or("none").to_owned());
+        if tip["triage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["kind"] == "repeat_signal")
+        {
+            repeat_signals += 1;
+        }
+    }
+    assert_eq!(clusters.len(), 1, "one cluster holds all six: {clusters:?}");
+    assert!(!clusters.contains("none"));
+    assert_eq!(
+        repeat_signals, 4,
+        "the 3rd to 6th tip each saw the ones before"
+    );
+}
