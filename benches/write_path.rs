@@ -13,8 +13,8 @@
 //!    scheduled times and latency is measured from the *scheduled* time, so a stalled server
 //!    cannot hide its queueing delay (no coordinated omission).
 //! 5. `pgbench` inserting one row per transaction, `BENCH_PGBENCH_CLIENTS` clients, twice:
-//!    a tip-shaped row (a table with the same columns, CHECK constraints and indexes as `tips`,
-//!    ~700-byte description) and a minimal row (id, reference, two codes, description, hash).
+//!    a tip-shaped row (a table defined `LIKE tips INCLUDING ALL`: the same columns, generated
+//!    full-text column, CHECK constraints and indexes as `tips`; ~700-byte description) and a minimal row (id, reference, two codes, description, hash).
 //! 6. Prints a summary with the service/pgbench ratios and PASS/FAIL lines for the targets
 //!    (throughput >= 0.5 × the tip-shaped pgbench tps; p99 < 25 ms at half peak). A missed target does not make
 //!    the bench fail; only a broken run does.
@@ -883,8 +883,9 @@ fn pgbench_description() -> String {
 struct Baselines {
     /// A minimal row: id, reference, category, region, description, hash.
     minimal: PgbenchResult,
-    /// A row shaped like a tip: the same columns, CHECK constraints and indexes as `tips`
-    /// (without its foreign keys and the event row, which are part of the service's work).
+    /// A row shaped like a tip: the same table definition as `tips` — columns, the generated
+    /// full-text column, CHECK constraints and every index (`LIKE tips INCLUDING ALL`) —
+    /// without its foreign keys and the event row, which are part of the service's work.
     tip_shaped: PgbenchResult,
 }
 
@@ -907,7 +908,7 @@ async fn run_pgbench(params: &Params, db_url: &str, work_dir: &Path) -> anyhow::
     .await
     .context("creating bench_raw_tips")?;
     diesel::sql_query(
-        "CREATE TABLE bench_tip_rows (LIKE tips INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)",
+        "CREATE TABLE bench_tip_rows (LIKE tips INCLUDING ALL)",
     )
     .execute(&mut conn)
     .await
