@@ -907,12 +907,10 @@ async fn run_pgbench(params: &Params, db_url: &str, work_dir: &Path) -> anyhow::
     .execute(&mut conn)
     .await
     .context("creating bench_raw_tips")?;
-    diesel::sql_query(
-        "CREATE TABLE bench_tip_rows (LIKE tips INCLUDING ALL)",
-    )
-    .execute(&mut conn)
-    .await
-    .context("creating bench_tip_rows")?;
+    diesel::sql_query("CREATE TABLE bench_tip_rows (LIKE tips INCLUDING ALL)")
+        .execute(&mut conn)
+        .await
+        .context("creating bench_tip_rows")?;
     // References come from a sequence, as the service's do.
     diesel::sql_query("CREATE SEQUENCE bench_tip_reference")
         .execute(&mut conn)
