@@ -141,8 +141,7 @@ pub async fn change_tip(
             _ => {}
         }
         if let Some(original) = change.duplicate_of {
-            let exists = original != id
-                && tips::table.find(original).select(tips::id).first::<Uuid>(conn).await.optional()?.is_some();
+            let exists = original != id && db::tips::exists(conn, original).await?;
             if !exists {
                 errors.push(FieldError::new("duplicate_of", "unknown_tip", "must be another existing tip"));
             }

@@ -506,7 +506,7 @@ pub async fn list_events(
     require_scope(&caller, Scope::TipsRead)?;
     let tip_id = id.into_inner();
     let mut conn = state.connection().await?;
-    if db::tips::find(&mut conn, tip_id).await?.is_none() {
+    if !db::tips::exists(&mut conn, tip_id).await? {
         return Err(ApiError::NotFound);
     }
     let events: Vec<EventResponse> = db::tips::events(&mut conn, tip_id)

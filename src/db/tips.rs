@@ -209,6 +209,13 @@ impl QueryFragment<Pg> for InsertSubmitted<'_> {
     }
 }
 
+/// Whether a tip exists (without loading it).
+pub async fn exists(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(tips::table.find(id)))
+        .get_result(conn)
+        .await
+}
+
 pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<TipRow>> {
     tips::table
         .find(id)

@@ -156,42 +156,11 @@ pub async fn link_cluster(
         .await
         .optional()?
         .flatten();
-    let cluster_id = match existing {
-        Some(id) => id,
-        None => {
-            let id = Uuid::now_v7();
-            diesel::insert_into(tip_clusters::table)
-                .values((
-                    tip_clusters::id.eq(id),
-                    tip_clusters::facility_key.eq(facility_key),
-                ))
-                .execute(conn)
-                .await?;
-            id
+    match existing {
+        Some(cluster_id) => {
+            link_unclustered(conn, facility_key, since, cluster_id).await?;
+            Ok(cluster_id)
         }
-    };
-    diesel::update(
-        tips::table
-            .filter(tips::facility_key.eq(facility_key))
-            .filter(tips::submitted_at.ge(since))
-            .filter(tips::cluster_id.is_null()),
-    )
-    .set(tips::cluster_id.eq(cluster_id))
-    .execute(conn)
-    .await?;
-    Ok(cluster_id)
-}
-
-/// Number of tips in a cluster (for tests and the queue view).
-pub async fn cluster_size(conn: &mut AsyncPgConnection, cluster_id: Uuid) -> QueryResult<i64> {
-    #[derive(QueryableByName)]
-    struct Size {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
+        None => start_cluster(conn, facility_key, since).await,
     }
-    let size: Size = diesel::sql_query("SELECT count(*) AS n FROM tips WHERE cluster_id = $1")
-        .bind::<diesel::sql_types::Uuid, _>(cluster_id)
-        .get_result(conn)
-        .await?;
-    Ok(size.n)
 }
