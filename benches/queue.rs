@@ -47,16 +47,16 @@
 //! generate, `BENCH_REQUESTS` [300] measured requests per kind of query, `BENCH_KEEP_DB` [0]
 //! `1` keeps the database (its URL is printed), `TIPSA_BENCH_DATABASE_URL` [embedded cluster].
 
-#[path = "support/tipsa_process.rs"]
-mod tipsa_process;
+#[path = "support/common.rs"]
+mod common;
 
-use tipsa_process::{Server, Tipsa};
+use common::{Tipsa, database_url, env_number, pass, truncate, unix_time, wait_until_ready};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use diesel::QueryableByName;
@@ -309,23 +309,6 @@ impl Params {
             keep_db,
         })
     }
-}
-
-fn env_number<T>(name: &str, default: T) -> anyhow::Result<T>
-where
-    T: std::str::FromStr + PartialOrd + From<u8>,
-{
-    let value = match std::env::var(name) {
-        Ok(text) => text
-            .trim()
-            .parse()
-            .map_err(|_| anyhow::anyhow!("{name} must be a positive whole number, not {text:?}"))?,
-        Err(_) => default,
-    };
-    if value < T::from(1) {
-        bail!("{name} must be at least 1");
-    }
-    Ok(value)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -767,13 +750,6 @@ impl Target {
     }
 }
 
-fn truncate(text: &str, max: usize) -> &str {
-    match text.char_indices().nth(max) {
-        Some((i, _)) => &text[..i],
-        None => text,
-    }
-}
-
 fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 120_000_000, 3).expect("valid histogram bounds")
 }
@@ -1107,10 +1083,6 @@ async fn explain_plans(db_url: &str, lines: &Lines) -> anyhow::Result<Vec<Plan>>
 // Summary
 // ---------------------------------------------------------------------------------------------
 
-fn pass(ok: bool) -> &'static str {
-    if ok { "PASS" } else { "FAIL" }
-}
-
 fn print_summary(params: &Params, generation: &Generation, lines: &Lines, plans: &[Plan]) {
     println!();
     println!("== Query plans (EXPLAIN (ANALYZE, BUFFERS) of the service's SQL) ==");
@@ -1199,28 +1171,6 @@ fn print_summary(params: &Params, generation: &Generation, lines: &Lines, plans:
 // The tipsa binary
 // ---------------------------------------------------------------------------------------------
 
-async fn wait_until_ready(
-    client: &reqwest::Client,
-    base: &str,
-    server: &mut Server,
-) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(response) = client.get(format!("{base}/readyz")).send().await
-            && response.status() == reqwest::StatusCode::OK
-        {
-            return Ok(());
-        }
-        if server.exited() {
-            bail!("tipsa serve exited during start-up:\n{}", server.log());
-        }
-        if Instant::now() > deadline {
-            bail!("tipsa serve was not ready within 60 s:\n{}", server.log());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL helpers
 // ---------------------------------------------------------------------------------------------
@@ -1230,31 +1180,4 @@ async fn admin_execute(admin_url: &str, sql: &str) -> anyhow::Result<()> {
         .await
         .context("connecting to PostgreSQL with the admin URL")?;
     execute(&mut conn, sql).await
-}
-
-/// The admin URL with its database name replaced.
-fn database_url(admin_url: &str, database: &str) -> anyhow::Result<String> {
-    let (base, query) = match admin_url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (admin_url, None),
-    };
-    let scheme_end = base
-        .find("://")
-        .map(|i| i + 3)
-        .context("TIPSA_BENCH_DATABASE_URL must look like postgres://user@host:port/db")?;
-    let authority_end = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    let mut url = format!("{}/{database}", &base[..authority_end]);
-    if let Some(query) = query {
-        url.push('?');
-        url.push_str(query);
-    }
-    Ok(url)
-}
-
-fn unix_time() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

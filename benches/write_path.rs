@@ -36,16 +36,16 @@
 //! `BENCH_POOL_SIZE` [16] the service's database pool size. `pgbench` is looked up on `PATH`,
 //! then in `/usr/lib/postgresql/*/bin`.
 
-#[path = "support/tipsa_process.rs"]
-mod tipsa_process;
+#[path = "support/common.rs"]
+mod common;
 
-use tipsa_process::{Server, Tipsa};
+use common::{Tipsa, database_url, env_number, pass, truncate, unix_time, wait_until_ready};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -78,23 +78,6 @@ impl Params {
             pool_size: env_number("BENCH_POOL_SIZE", 16)?,
         })
     }
-}
-
-fn env_number<T>(name: &str, default: T) -> anyhow::Result<T>
-where
-    T: std::str::FromStr + PartialOrd + From<u8>,
-{
-    let value = match std::env::var(name) {
-        Ok(text) => text
-            .trim()
-            .parse()
-            .map_err(|_| anyhow::anyhow!("{name} must be a positive whole number, not {text:?}"))?,
-        Err(_) => default,
-    };
-    if value < T::from(1) {
-        bail!("{name} must be at least 1");
-    }
-    Ok(value)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -228,28 +211,6 @@ async fn run_in_database(params: &Params, db_url: &str, work_dir: &Path) -> anyh
 // The tipsa binary
 // ---------------------------------------------------------------------------------------------
 
-async fn wait_until_ready(
-    client: &reqwest::Client,
-    base: &str,
-    server: &mut Server,
-) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(response) = client.get(format!("{base}/readyz")).send().await
-            && response.status() == reqwest::StatusCode::OK
-        {
-            return Ok(());
-        }
-        if server.exited() {
-            bail!("tipsa serve exited during start-up:\n{}", server.log());
-        }
-        if Instant::now() > deadline {
-            bail!("tipsa serve was not ready within 60 s:\n{}", server.log());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL helpers
 // ---------------------------------------------------------------------------------------------
@@ -263,33 +224,6 @@ async fn admin_execute(admin_url: &str, sql: &str) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("running {sql}"))?;
     Ok(())
-}
-
-/// The admin URL with its database name replaced.
-fn database_url(admin_url: &str, database: &str) -> anyhow::Result<String> {
-    let (base, query) = match admin_url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (admin_url, None),
-    };
-    let scheme_end = base
-        .find("://")
-        .map(|i| i + 3)
-        .context("TIPSA_BENCH_DATABASE_URL must look like postgres://user@host:port/db")?;
-    let authority_end = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    let mut url = format!("{}/{database}", &base[..authority_end]);
-    if let Some(query) = query {
-        url.push('?');
-        url.push_str(query);
-    }
-    Ok(url)
-}
-
-fn unix_time() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -543,13 +477,6 @@ impl Target {
             }
             Err(e) => Some(format!("transport error: {e}")),
         }
-    }
-}
-
-fn truncate(text: &str, max: usize) -> &str {
-    match text.char_indices().nth(max) {
-        Some((i, _)) => &text[..i],
-        None => text,
     }
 }
 
@@ -1001,10 +928,6 @@ async fn pgbench_script(
 // ---------------------------------------------------------------------------------------------
 // Summary
 // ---------------------------------------------------------------------------------------------
-
-fn pass(ok: bool) -> &'static str {
-    if ok { "PASS" } else { "FAIL" }
-}
 
 fn print_summary(params: &Params, service: &ServiceResult, baselines: &Baselines) {
     let closed = &service.closed;

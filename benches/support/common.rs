@@ -1,6 +1,7 @@
-//! Running the real `tipsa` binary from a benchmark: one-shot commands (`migrate`, `apikey`)
-//! and a `serve` process on a free port, isolated from the caller's configuration. Shared by
-//! `benches/write_path.rs` and `benches/queue.rs` through `#[path]`.
+//! What the benchmarks share: running the real `tipsa` binary (one-shot commands such as
+//! `migrate` and `apikey`, and a `serve` process on a free port, isolated from the caller's
+//! configuration), waiting for it to be ready, the bench database's URL, and small helpers.
+//! Included by `benches/write_path.rs` and `benches/queue.rs` through `#[path]`.
 
 #![allow(dead_code)] // each bench uses a different part
 
@@ -10,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// How to run the `tipsa` binary against the bench database, isolated from the caller's config.
 pub struct Tipsa {
@@ -154,4 +156,81 @@ impl Drop for Server {
 pub fn free_port() -> anyhow::Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
     Ok(listener.local_addr()?.port())
+}
+
+pub async fn wait_until_ready(
+    client: &reqwest::Client,
+    base: &str,
+    server: &mut Server,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(response) = client.get(format!("{base}/readyz")).send().await
+            && response.status() == reqwest::StatusCode::OK
+        {
+            return Ok(());
+        }
+        if server.exited() {
+            bail!("tipsa serve exited during start-up:\n{}", server.log());
+        }
+        if Instant::now() > deadline {
+            bail!("tipsa serve was not ready within 60 s:\n{}", server.log());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub fn env_number<T>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T: std::str::FromStr + PartialOrd + From<u8>,
+{
+    let value = match std::env::var(name) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{name} must be a positive whole number, not {text:?}"))?,
+        Err(_) => default,
+    };
+    if value < T::from(1) {
+        bail!("{name} must be at least 1");
+    }
+    Ok(value)
+}
+
+/// The admin URL with its database name replaced.
+pub fn database_url(admin_url: &str, database: &str) -> anyhow::Result<String> {
+    let (base, query) = match admin_url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (admin_url, None),
+    };
+    let scheme_end = base
+        .find("://")
+        .map(|i| i + 3)
+        .context("TIPSA_BENCH_DATABASE_URL must look like postgres://user@host:port/db")?;
+    let authority_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut url = format!("{}/{database}", &base[..authority_end]);
+    if let Some(query) = query {
+        url.push('?');
+        url.push_str(query);
+    }
+    Ok(url)
+}
+
+pub fn unix_time() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+pub fn truncate(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => &text[..i],
+        None => text,
+    }
+}
+
+pub fn pass(ok: bool) -> &'static str {
+    if ok { "PASS" } else { "FAIL" }
 }
