@@ -132,6 +132,7 @@ impl Application {
         let rate_limiter = RateLimiter::new(Limits {
             submit_tip: settings.public.submit_tip_per_window,
             receipt_code_attempt: settings.public.receipt_code_attempts_per_window,
+            login_attempt: settings.auth.login_attempts_per_window,
             window: std::time::Duration::from_secs(settings.public.rate_limit_window_minutes * 60),
         });
         let state = web::Data::new(AppState {

@@ -28,6 +28,8 @@ pub struct Cursor {
 /// Filters; `None` means "any".
 #[derive(Debug, Default, Clone)]
 pub struct QueueFilter {
+    /// Only these teams (the principal's scope); an empty list matches nothing.
+    pub teams: Option<Vec<String>>,
     pub team: Option<String>,
     pub region_code: Option<String>,
     pub category: Option<String>,
@@ -93,6 +95,9 @@ pub async fn page(
     if let Some(team) = &filter.team {
         query = query.filter(tips::team.eq(team.clone()));
     }
+    if let Some(teams) = &filter.teams {
+        query = query.filter(tips::team.eq_any(teams.clone()));
+    }
     if let Some(region) = &filter.region_code {
         query = query.filter(tips::region_code.eq(region.clone()));
     }
@@ -153,4 +158,29 @@ pub async fn page(
     let more = rows.len() as i64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(0));
     Ok((rows, more))
+}
+
+/// Open tips per status (and how many are overdue), limited to `teams` when given.
+pub async fn open_counts(
+    conn: &mut AsyncPgConnection,
+    teams: Option<&[String]>,
+    now: DateTime<Utc>,
+) -> QueryResult<(Vec<(String, i64)>, i64)> {
+    let mut by_status = tips::table
+        .filter(sql::<Bool>(OPEN_PREDICATE))
+        .group_by(tips::status)
+        .select((tips::status, diesel::dsl::count_star()))
+        .into_boxed();
+    let mut overdue = tips::table
+        .filter(sql::<Bool>(OPEN_PREDICATE))
+        .filter(tips::status.eq("new").and(tips::due_at.lt(now)))
+        .count()
+        .into_boxed();
+    if let Some(teams) = teams {
+        by_status = by_status.filter(tips::team.eq_any(teams.to_vec()));
+        overdue = overdue.filter(tips::team.eq_any(teams.to_vec()));
+    }
+    let counts = by_status.load::<(String, i64)>(conn).await?;
+    let overdue = overdue.get_result::<i64>(conn).await?;
+    Ok((counts, overdue))
 }
