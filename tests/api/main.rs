@@ -3,6 +3,7 @@
 
 mod browser;
 mod cli;
+mod cli_accounts;
 mod conversation;
 mod errors;
 mod health;
