@@ -17,6 +17,8 @@ pub struct Person {
     pub id: Uuid,
     pub email: String,
     pub client: Client,
+    /// The same cookies, without following redirects.
+    pub manual: Client,
     /// The TOTP secret enrolled at first login.
     pub secret: Vec<u8>,
 }
@@ -24,6 +26,21 @@ pub struct Person {
 /// A client that keeps cookies and follows redirects, as a browser does.
 pub fn browser_client() -> Client {
     Client::builder().cookie_store(true).build().unwrap()
+}
+
+/// Two clients over one cookie jar: one follows redirects, one shows them.
+fn clients_sharing_cookies() -> (Client, Client) {
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let follow = Client::builder()
+        .cookie_provider(jar.clone())
+        .build()
+        .unwrap();
+    let manual = Client::builder()
+        .cookie_provider(jar)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    (follow, manual)
 }
 
 /// A client that keeps cookies but shows redirects (to assert on them).
@@ -107,7 +124,7 @@ pub async fn post_password(
 /// Signs in for the first time: password, then enrolment with a code computed from the secret
 /// shown on the page. Returns the person with their session.
 pub async fn first_sign_in(app: &TestApp, id: Uuid, email: &str) -> Person {
-    let client = browser_client();
+    let (client, manual) = clients_sharing_cookies();
     let enrol = post_password(app, &client, email, PASSWORD).await;
     assert_eq!(enrol.status(), 200);
     assert!(
@@ -138,6 +155,7 @@ pub async fn first_sign_in(app: &TestApp, id: Uuid, email: &str) -> Person {
         id,
         email: email.to_owned(),
         client,
+        manual,
         secret,
     }
 }
