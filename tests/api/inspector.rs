@@ -550,3 +550,139 @@ async fn an_analyst_cannot_reach_the_queue_or_a_tip() {
     );
     assert_eq!(audit_rows(&app, "view_tip", tip).await, 0);
 }
+
+#[tokio::test]
+async fn idle_and_expired_sessions_send_the_person_back_to_login() {
+    let app = spawn_app().await;
+    let anna = signed_in(&app, "anna@ivo.example", &["inspector"], &["syd"]).await;
+    assert_eq!(anna.get(&app, "/inspektor").await.status(), 200);
+    let mut conn = app.db.connect().await;
+    // Idle longer than session_idle_minutes (30):
+    diesel::sql_query(
+        "UPDATE sessions SET last_seen_at = now() - interval '31 minutes' WHERE user_id = $1",
+    )
+    .bind::<SqlUuid, _>(anna.id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let idle = anna.manual.get(app.url("/inspektor")).send().await.unwrap();
+    assert_eq!(idle.status(), 303);
+    assert!(
+        idle.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/inspektor/logga-in")
+    );
+    // The idle session is gone from the table, not just refused.
+    let left: Count = diesel::sql_query("SELECT count(*) AS n FROM sessions WHERE user_id = $1")
+        .bind::<SqlUuid, _>(anna.id)
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left.n, 0);
+
+    // Past the absolute lifetime, however active:
+    let bo = signed_in(&app, "bo@ivo.example", &["inspector"], &["syd"]).await;
+    diesel::sql_query(
+        "UPDATE sessions SET expires_at = now() - interval '1 second' WHERE user_id = $1",
+    )
+    .bind::<SqlUuid, _>(bo.id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let expired = bo.manual.get(app.url("/api/v1/tips")).send().await.unwrap();
+    assert_eq!(
+        expired.status(),
+        401,
+        "the API refuses an expired session too"
+    );
+}
+
+#[tokio::test]
+async fn workspace_pages_carry_the_security_headers_and_are_never_cached() {
+    let app = spawn_app().await;
+    let anna = signed_in(&app, "anna@ivo.example", &["inspector"], &["syd"]).await;
+    for path in ["/inspektor/logga-in", "/inspektor"] {
+        let response = anna.manual.get(app.url(path)).send().await.unwrap();
+        let headers = response.headers();
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("default-src 'none'")
+                && csp.contains("frame-ancestors 'none'")
+                && !csp.contains("unsafe-inline"),
+            "{path}: {csp}"
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(headers["cache-control"], "no-store", "{path}");
+    }
+    // The session cookie is HttpOnly and SameSite=Strict.
+    let client = people::manual_client();
+    let page = client
+        .get(app.url("/inspektor/logga-in"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let response = client
+        .post(app.url("/inspektor/logga-in"))
+        .form(&[
+            ("csrf_token", csrf_token(&page).as_str()),
+            ("email", "anna@ivo.example"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("tipsa_session="))
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+}
+
+#[tokio::test]
+async fn an_inspector_session_works_on_the_api_with_the_same_scope() {
+    let app = spawn_app().await;
+    let (syd_tip, _) = tip_in(
+        &app,
+        "12",
+        "1280",
+        "Personalen på avdelningen räcker inte till på natten.",
+    )
+    .await;
+    let (ost_tip, _) = tip_in(
+        &app,
+        "01",
+        "0180",
+        "Läkemedel delas ut utan kontroll på boendet.",
+    )
+    .await;
+    let anna = signed_in(&app, "anna@ivo.example", &["inspector"], &["syd"]).await;
+    let queue: Value = anna.get(&app, "/api/v1/tips").await.json().await.unwrap();
+    let ids: Vec<&str> = queue["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![syd_tip.to_string().as_str()]);
+    assert_eq!(
+        anna.get(&app, &format!("/api/v1/tips/{ost_tip}"))
+            .await
+            .status(),
+        404
+    );
+    let own = anna.get(&app, &format!("/api/v1/tips/{syd_tip}")).await;
+    assert_eq!(own.status(), 200);
+    assert_eq!(audit_rows(&app, "view_tip", syd_tip).await, 1);
+}
