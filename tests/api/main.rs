@@ -1,6 +1,7 @@
 //! Integration tests: the real binary's application over real HTTP against real PostgreSQL,
 //! each test in its own database copied from a migrated template.
 
+mod admin_pages;
 mod browser;
 mod cli;
 mod cli_accounts;
