@@ -325,6 +325,12 @@ async fn moving_an_inspector_from_syd_to_nord_changes_the_tips_they_see() {
     let still = anna.get(&app, "/inspektor").await.text().await.unwrap();
     assert!(still.contains(&nord_ref));
 
+    // A person who does not exist is a 404, not an error.
+    let missing = admin
+        .get(&app, &format!("{PEOPLE}/{}", Uuid::now_v7()))
+        .await;
+    assert_eq!(missing.status(), 404);
+
     // An admin cannot take away their own admin role.
     let own = format!("{PEOPLE}/{}", admin.id);
     let refused = admin
@@ -681,14 +687,11 @@ async fn the_audit_log_lists_newest_first_filters_and_pages() {
     assert!(!second.contains("rel=\"next\""));
 }
 
+/// A POST route and the form that would change something there.
+type Post = (String, Vec<(&'static str, &'static str)>);
+
 /// Every admin GET route, and every POST route with a form that would change something.
-fn admin_routes(
-    target: Uuid,
-    prefix: &str,
-) -> (
-    Vec<String>,
-    Vec<(String, Vec<(&'static str, &'static str)>)>,
-) {
+fn admin_routes(target: Uuid, prefix: &str) -> (Vec<String>, Vec<Post>) {
     let gets = vec![
         "/inspektor/admin".to_owned(),
         PEOPLE.to_owned(),

@@ -209,7 +209,7 @@ fn team_checks(state: &AppState, checked: &[String]) -> Vec<CheckView> {
             id: format!("team-{}", team.code),
             value: team.code.clone(),
             label: format!("{} ({})", team.name, team.code),
-            checked: checked.iter().any(|c| *c == team.code),
+            checked: checked.contains(&team.code),
         })
         .collect()
 }
@@ -1746,4 +1746,47 @@ pub async fn dispatch(request: HttpRequest, state: web::Data<AppState>) -> HttpR
         chrome,
     };
     html(StatusCode::OK, &page, cookie)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_key_needs_a_name_and_known_scopes() {
+        let (name, scopes) = parse_key_form(&pairs(&[
+            ("name", "  E-tjänst  "),
+            ("scopes", "tips:submit"),
+            ("scopes", "stats:read"),
+        ]))
+        .unwrap();
+        assert_eq!(name, "E-tjänst");
+        assert_eq!(scopes, vec![Scope::TipsSubmit, Scope::StatsRead]);
+
+        let errors = parse_key_form(&pairs(&[("name", " ")])).unwrap_err();
+        let codes: Vec<&str> = errors.iter().map(|e| e.code.as_str()).collect();
+        assert_eq!(codes, ["invalid_length", "no_scope"]);
+
+        let errors =
+            parse_key_form(&pairs(&[("name", "x"), ("scopes", "tips:delete")])).unwrap_err();
+        let codes: Vec<&str> = errors.iter().map(|e| e.code.as_str()).collect();
+        assert_eq!(codes, ["unknown_scope"]);
+    }
+
+    #[test]
+    fn query_values_in_paging_links_are_encoded_and_empty_ones_dropped() {
+        let query = encode_pairs(&[
+            ("actor", "user:1 2".to_owned()),
+            ("action", String::new()),
+            ("before", "51".to_owned()),
+        ]);
+        assert_eq!(query, "actor=user%3A1%202&before=51");
+    }
 }
