@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod intake;
+pub mod notify;
 pub mod ratelimit;
 pub mod startup;
 pub mod state;
