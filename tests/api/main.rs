@@ -9,6 +9,7 @@ mod health;
 mod helpers;
 mod idempotency;
 mod migrations;
+mod notifications;
 mod openapi;
 mod privacy;
 mod project_files;
