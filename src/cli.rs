@@ -1,5 +1,7 @@
-//! The `tipsa` command line: serve, the notification worker, migrate, API key and notification
-//! administration.
+//! The `tipsa` command line: serve, the notification worker, migrate, API keys, notification
+//! administration, inspector accounts and the audit log.
+
+pub mod accounts;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -55,6 +57,16 @@ pub enum Command {
         #[command(subcommand)]
         action: ApikeyCommand,
     },
+    /// Inspector accounts: add, list, disable, enable, reset-password, reset2fa, set-role.
+    User {
+        #[command(subcommand)]
+        action: accounts::UserCommand,
+    },
+    /// The audit log: verify its hash chain.
+    Audit {
+        #[command(subcommand)]
+        action: accounts::AuditCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,7 +113,42 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Apikey { action } => run_apikey(action, &settings).await,
         Command::Healthcheck => healthcheck(settings.server.port).await,
         Command::Retriage { tip, all_open } => run_retriage(&settings, tip, all_open).await,
+        Command::User { action } => {
+            with_rules(&settings, async |conn, crypto, rules| {
+                accounts::run_user(conn, crypto, rules, &settings, action).await
+            })
+            .await
+        }
+        Command::Audit { action } => {
+            with_rules(&settings, async |conn, crypto, _| {
+                accounts::run_audit(conn, crypto, action).await
+            })
+            .await
+        }
     }
+}
+
+/// Runs `work` with a connection, the service's keys and the loaded triage rules.
+async fn with_rules(
+    settings: &Settings,
+    work: impl AsyncFnOnce(
+        &mut AsyncPgConnection,
+        &crate::crypto::Crypto,
+        &crate::triage::TriageRules,
+    ) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let crypto = crate::crypto::Crypto::load(&settings.secrets, &settings.var_dir)?;
+    let outbreaks = outbreak_labels(settings);
+    let config_dir = settings.config_dir.clone();
+    with_database(settings, |url| async move {
+        let mut conn = AsyncPgConnection::establish(&url)
+            .await
+            .context("connecting to PostgreSQL")?;
+        let taxonomy = db::taxonomy::load(&mut conn, outbreaks).await?;
+        let rules = crate::triage::TriageRules::load(&config_dir, &taxonomy)?;
+        work(&mut conn, &crypto, &rules).await
+    })
+    .await
 }
 
 fn outbreak_labels(settings: &Settings) -> Vec<crate::domain::taxonomy::Label> {

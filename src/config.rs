@@ -98,6 +98,15 @@ pub struct SecretSettings {
 pub struct AuthSettings {
     /// How long a verified API key is remembered in memory (0: never).
     pub api_key_cache_seconds: u64,
+    /// An inspector session ends after this long without a request.
+    pub session_idle_minutes: i64,
+    /// …and after this long in any case.
+    pub session_absolute_hours: i64,
+    /// Wrong passwords or codes in a row before an account is locked for a while.
+    pub login_failures_before_lockout: i32,
+    pub lockout_minutes: i64,
+    /// Login attempts per client address and window (the public rate-limit window).
+    pub login_attempts_per_window: u32,
 }
 
 /// The anonymous, public side: rate limits and the follow-up session.

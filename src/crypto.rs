@@ -91,6 +91,22 @@ impl Crypto {
         mac.finalize().into_bytes().to_vec()
     }
 
+    /// A keyed hash (HMAC-SHA256 under the server secret) of `parts` for `purpose` — e.g. the
+    /// audit chain, recovery codes. Each part is length-prefixed so part boundaries cannot
+    /// shift, and the purpose separates the uses of the one key.
+    pub fn keyed_hash(&self, purpose: &str, parts: &[&[u8]]) -> Vec<u8> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.receipt_hmac_key)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        mac.update(b"tipsa ");
+        mac.update(purpose.as_bytes());
+        mac.update(b"\0");
+        for part in parts {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().to_vec()
+    }
+
     /// Seals `plaintext` with the active key. `context` binds the sealed value to its record
     /// (e.g. the tip id), so it cannot be copied onto another row and opened there.
     pub fn seal(&self, plaintext: &[u8], context: &[u8]) -> Result<(String, Vec<u8>), CryptoError> {

@@ -3,7 +3,9 @@
 //! The HTTP edge (`api`) calls capabilities (`intake`, `auth`) and `db`; those use the pure
 //! `domain`. See DESIGN.md §3 for how the parts fit.
 
+pub mod access;
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod client_address;
@@ -14,6 +16,7 @@ pub mod db;
 pub mod domain;
 pub mod intake;
 pub mod notify;
+pub mod queue;
 pub mod ratelimit;
 pub mod startup;
 pub mod state;

@@ -17,6 +17,9 @@ use sha2::Sha256;
 pub enum Action {
     SubmitTip,
     ReceiptCodeAttempt,
+    /// An inspector's password or second-factor attempt (per source; per account is in the
+    /// database).
+    LoginAttempt,
 }
 
 /// Attempts allowed per window for each action.
@@ -24,6 +27,7 @@ pub enum Action {
 pub struct Limits {
     pub submit_tip: u32,
     pub receipt_code_attempt: u32,
+    pub login_attempt: u32,
     pub window: Duration,
 }
 
@@ -68,6 +72,7 @@ impl RateLimiter {
         let budget = match action {
             Action::SubmitTip => self.limits.submit_tip,
             Action::ReceiptCodeAttempt => self.limits.receipt_code_attempt,
+            Action::LoginAttempt => self.limits.login_attempt,
         };
         let now = Instant::now();
         let mut window = self
@@ -121,6 +126,7 @@ mod tests {
         RateLimiter::new(Limits {
             submit_tip: 3,
             receipt_code_attempt: 2,
+            login_attempt: 10,
             window,
         })
     }

@@ -134,6 +134,7 @@ impl Application {
         let rate_limiter = RateLimiter::new(Limits {
             submit_tip: settings.public.submit_tip_per_window,
             receipt_code_attempt: settings.public.receipt_code_attempts_per_window,
+            login_attempt: settings.auth.login_attempts_per_window,
             window: std::time::Duration::from_secs(settings.public.rate_limit_window_minutes * 60),
         });
         let state = web::Data::new(AppState {
@@ -249,6 +250,29 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     result
 }
 
+/// On a database without accounts, prints a one-time link to create the first admin (to the
+/// terminal, not the log stream: it is a secret, valid for a day).
+async fn announce_first_admin_link(app: &Application, host: &str) -> anyhow::Result<()> {
+    let state = app.state();
+    let mut conn = state
+        .connection()
+        .await
+        .context("connecting to check for accounts")?;
+    if let Some(token) = crate::auth::accounts::first_admin_link(&mut conn).await? {
+        let host = if host == "0.0.0.0" || host == "::" {
+            "127.0.0.1"
+        } else {
+            host
+        };
+        eprintln!(
+            "\nNo inspector accounts yet. Create the first admin (link valid {} hours, once):\n  http://{host}:{}/inspektor/forsta-admin/{token}\n",
+            crate::auth::accounts::FIRST_ADMIN_LINK_HOURS,
+            app.port()
+        );
+    }
+    Ok(())
+}
+
 async fn serve_on(settings: Settings, database_url: &str) -> anyhow::Result<()> {
     if settings.database.migrate_on_start {
         let applied = migrate::run_pending(database_url).await?;
@@ -263,6 +287,7 @@ async fn serve_on(settings: Settings, database_url: &str) -> anyhow::Result<()> 
         "listening on http://{host}:{}",
         app.port()
     );
+    announce_first_admin_link(&app, &host).await?;
     app.run_until_stopped()
         .await
         .context("running the HTTP server")

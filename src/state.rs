@@ -40,6 +40,22 @@ impl AppState {
     ) -> Result<PooledConnection, diesel_async::pooled_connection::deadpool::PoolError> {
         self.pool.get().await
     }
+
+    /// Inspector session timeouts from configuration.
+    pub fn session_lifetimes(&self) -> crate::auth::sessions::Lifetimes {
+        crate::auth::sessions::Lifetimes {
+            idle: chrono::Duration::minutes(self.settings.auth.session_idle_minutes),
+            absolute: chrono::Duration::hours(self.settings.auth.session_absolute_hours),
+        }
+    }
+
+    /// Per-account lock-out policy from configuration.
+    pub fn lockout(&self) -> crate::auth::login::Lockout {
+        crate::auth::login::Lockout {
+            failures: self.settings.auth.login_failures_before_lockout,
+            duration: chrono::Duration::minutes(self.settings.auth.lockout_minutes),
+        }
+    }
 }
 
 /// Today's date where the inspectorate is, for "not in the future" and reference years.

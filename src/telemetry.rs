@@ -94,3 +94,12 @@ impl RootSpanBuilder for PrivacyPreservingRootSpan {
         }
     }
 }
+
+/// The request's id (as in its log span), for the audit log.
+pub fn request_id(request: &actix_web::HttpRequest) -> Option<String> {
+    use actix_web::HttpMessage as _;
+    request
+        .extensions()
+        .get::<RequestId>()
+        .map(ToString::to_string)
+}

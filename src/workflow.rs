@@ -28,6 +28,20 @@ pub struct TipChange {
     pub reason: Option<String>,
 }
 
+impl TipChange {
+    /// What was asked, for the audit log (field names and codes; no free text but the reason).
+    pub fn summary(&self) -> serde_json::Value {
+        json!({
+            "status": self.status.map(|s| s.as_str()),
+            "outcome": self.outcome.map(|o| o.as_str()),
+            "duplicate_of": self.duplicate_of,
+            "priority": self.priority.map(|p| p.as_str()),
+            "assignee_changed": self.assignee.is_some(),
+            "reason": self.reason,
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ChangeError {
     #[error("no such tip")]

@@ -1,17 +1,20 @@
 //! `/api/v1/tips/{id}/messages`: the inspectorate's side of the conversation with a tipster.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::auth::require_scope;
+use super::auth::authorize_tip;
 use super::body::JsonBody;
 use super::problem::{ApiError, Problem};
-use crate::auth::{ApiCaller, Scope};
+use super::tips::audit_tip;
+use crate::audit::AuditAction;
+use crate::auth::policy::TipVerb;
+use crate::auth::{Principal, Scope};
 use crate::conversation::{self, MessageBody};
 use crate::db;
 use crate::state::AppState;
@@ -72,19 +75,31 @@ impl From<db::messages::MessageRow> for MessageResponse {
 )]
 pub async fn post_message(
     state: web::Data<AppState>,
-    caller: ApiCaller,
+    principal: Principal,
+    request: HttpRequest,
     id: web::Path<Uuid>,
     body: JsonBody<PostMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    require_scope(&caller, Scope::TipsWrite)?;
     let message = MessageBody::parse("body", body.value.body.as_deref())
         .map_err(|e| ApiError::Validation(vec![e]))?;
     let tip_id = id.into_inner();
-    let actor = caller.actor();
+    let actor = principal.actor();
+    let request_id = crate::telemetry::request_id(&request);
     let mut conn = state.connection().await?;
     let row = conn
         .transaction::<_, ApiError, _>(async |conn| {
-            Ok(conversation::ask_reporter(conn, tip_id, &actor, &message).await?)
+            authorize_tip(conn, &principal, tip_id, TipVerb::Message, Scope::TipsWrite).await?;
+            let row = conversation::ask_reporter(conn, tip_id, &actor, &message).await?;
+            audit_tip(
+                conn,
+                &state,
+                (&principal, request_id.as_deref()),
+                AuditAction::MessageTipster,
+                tip_id,
+                serde_json::json!({ "message_id": row.id }),
+            )
+            .await?;
+            Ok(row)
         })
         .await?;
     Ok(HttpResponse::Created()
@@ -109,15 +124,19 @@ pub async fn post_message(
 )]
 pub async fn list_messages(
     state: web::Data<AppState>,
-    caller: ApiCaller,
+    principal: Principal,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    require_scope(&caller, Scope::TipsRead)?;
     let tip_id = id.into_inner();
     let mut conn = state.connection().await?;
-    if !db::tips::exists(&mut conn, tip_id).await? {
-        return Err(ApiError::NotFound);
-    }
+    authorize_tip(
+        &mut conn,
+        &principal,
+        tip_id,
+        TipVerb::Read,
+        Scope::TipsRead,
+    )
+    .await?;
     let messages: Vec<MessageResponse> = db::messages::for_tip(&mut conn, tip_id)
         .await?
         .into_iter()

@@ -6,18 +6,22 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel_async::AsyncConnection;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::auth::require_scope;
+use super::auth::{authorize, authorize_tip};
 use super::body::JsonBody;
 use super::idempotency::{self, Start};
 use super::problem::{ApiError, Problem};
-use crate::auth::{ApiCaller, Scope};
+use crate::audit::{self, AuditAction};
+use crate::auth::policy::TipVerb;
+use crate::auth::{Action, Principal, Scope};
 use crate::db;
 use crate::domain::{Channel, FieldError, Outcome, Priority, TipDraft, TipStatus, TipSubmission};
 use crate::intake::{self, AcceptedTip, IntakeError, Submitter};
 use crate::state::{AppState, today_in_sweden};
+use crate::telemetry;
 use crate::workflow::{self, TipChange};
 
 /// The answer to a submission. `receipt_code` appears here once and is stored nowhere.
@@ -176,11 +180,14 @@ impl From<IntakeError> for ApiError {
 )]
 pub async fn submit_tip(
     state: web::Data<AppState>,
-    caller: ApiCaller,
+    principal: Principal,
     request: HttpRequest,
     body: JsonBody<TipDraft>,
 ) -> Result<HttpResponse, ApiError> {
-    require_scope(&caller, Scope::TipsSubmit)?;
+    authorize(&principal, Action::SubmitTip, Scope::TipsSubmit)?;
+    let Principal::System(caller) = principal else {
+        return Err(ApiError::Forbidden);
+    };
     let idempotency_key = idempotency::key_from_headers(request.headers())?;
     let submission = TipSubmission::parse(body.value, &state.taxonomy, today_in_sweden())
         .map_err(ApiError::Validation)?;
@@ -282,20 +289,54 @@ fn created(location: String, body: Vec<u8>) -> HttpResponse {
 )]
 pub async fn get_tip(
     state: web::Data<AppState>,
-    caller: ApiCaller,
+    principal: Principal,
+    request: HttpRequest,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    require_scope(&caller, Scope::TipsRead)?;
+    let tip_id = id.into_inner();
     let mut conn = state.connection().await?;
-    tip_response(&mut conn, id.into_inner(), HttpResponse::Ok()).await
+    let request_id = telemetry::request_id(&request);
+    let tip = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            authorize_tip(conn, &principal, tip_id, TipVerb::Read, Scope::TipsRead).await?;
+            let audit = (&principal, request_id.as_deref());
+            audit_tip(conn, &state, audit, AuditAction::ViewTip, tip_id, json!({})).await?;
+            load_tip(conn, tip_id).await
+        })
+        .await?;
+    Ok(tip_response(tip))
 }
 
-/// The stored tip with its cluster, as JSON with its ETag.
-async fn tip_response(
+/// Appends an audit row about a tip (in the caller's transaction).
+pub(super) async fn audit_tip(
+    conn: &mut diesel_async::AsyncPgConnection,
+    state: &AppState,
+    (principal, request_id): (&Principal, Option<&str>),
+    action: AuditAction,
+    tip_id: Uuid,
+    detail: serde_json::Value,
+) -> Result<(), ApiError> {
+    let actor = principal.actor();
+    audit::record(
+        conn,
+        &state.crypto,
+        &audit::Entry {
+            actor: &actor,
+            action,
+            tip_id: Some(tip_id),
+            detail,
+            request_id,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// The stored tip with its cluster, and its version (for the ETag).
+async fn load_tip(
     conn: &mut diesel_async::AsyncPgConnection,
     id: Uuid,
-    mut builder: actix_web::HttpResponseBuilder,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<(TipResponse, i32), ApiError> {
     let tip = db::tips::find(conn, id).await?.ok_or(ApiError::NotFound)?;
     let cluster = match tip.cluster_id {
         Some(cluster_id) => Some(ClusterResponse {
@@ -312,11 +353,16 @@ async fn tip_response(
         }),
         None => None,
     };
-    let etag = etag(tip.version);
-    Ok(builder
+    let version = tip.version;
+    Ok((TipResponse::new(tip, cluster), version))
+}
+
+/// A tip as JSON with its ETag, never cached.
+fn tip_response((tip, version): (TipResponse, i32)) -> HttpResponse {
+    HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header(header::ETag(etag))
-        .json(TipResponse::new(tip, cluster)))
+        .insert_header(header::ETag(etag(version)))
+        .json(tip)
 }
 
 fn etag(version: i32) -> header::EntityTag {
@@ -391,12 +437,11 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
 )]
 pub async fn patch_tip(
     state: web::Data<AppState>,
-    caller: ApiCaller,
+    principal: Principal,
     request: HttpRequest,
     id: web::Path<Uuid>,
     body: JsonBody<PatchTipRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    require_scope(&caller, Scope::TipsWrite)?;
     let expected = expected_version(&request)?;
     let body = body.value;
     let mut errors = Vec::new();
@@ -431,16 +476,36 @@ pub async fn patch_tip(
     };
     let tip_id = id.into_inner();
     let mut conn = state.connection().await?;
-    workflow::change_tip(
-        &mut conn,
-        &state.triage,
-        tip_id,
-        expected,
-        &change,
-        &caller.actor(),
-    )
-    .await?;
-    tip_response(&mut conn, tip_id, HttpResponse::Ok()).await
+    let request_id = telemetry::request_id(&request);
+    let tip = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            authorize_tip(conn, &principal, tip_id, TipVerb::Change, Scope::TipsWrite).await?;
+            if change.assignee.is_some() {
+                authorize_tip(
+                    conn,
+                    &principal,
+                    tip_id,
+                    TipVerb::Reassign,
+                    Scope::TipsWrite,
+                )
+                .await?;
+            }
+            let actor = principal.actor();
+            workflow::change_tip(conn, &state.triage, tip_id, expected, &change, &actor).await?;
+            let audit = (&principal, request_id.as_deref());
+            audit_tip(
+                conn,
+                &state,
+                audit,
+                AuditAction::ChangeTip,
+                tip_id,
+                change.summary(),
+            )
+            .await?;
+            load_tip(conn, tip_id).await
+        })
+        .await?;
+    Ok(tip_response(tip))
 }
 
 /// Triage the tip again with the current rules (records a `retriaged` event).
@@ -460,14 +525,31 @@ pub async fn patch_tip(
 )]
 pub async fn retriage_tip(
     state: web::Data<AppState>,
-    caller: ApiCaller,
+    principal: Principal,
+    request: HttpRequest,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    require_scope(&caller, Scope::TipsWrite)?;
     let tip_id = id.into_inner();
     let mut conn = state.connection().await?;
-    workflow::retriage(&mut conn, &state.triage, tip_id, &caller.actor()).await?;
-    tip_response(&mut conn, tip_id, HttpResponse::Ok()).await
+    let request_id = telemetry::request_id(&request);
+    let tip = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            authorize_tip(conn, &principal, tip_id, TipVerb::Change, Scope::TipsWrite).await?;
+            workflow::retriage(conn, &state.triage, tip_id, &principal.actor()).await?;
+            let audit = (&principal, request_id.as_deref());
+            audit_tip(
+                conn,
+                &state,
+                audit,
+                AuditAction::RetriageTip,
+                tip_id,
+                json!({}),
+            )
+            .await?;
+            load_tip(conn, tip_id).await
+        })
+        .await?;
+    Ok(tip_response(tip))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -500,15 +582,19 @@ pub struct EventResponse {
 )]
 pub async fn list_events(
     state: web::Data<AppState>,
-    caller: ApiCaller,
+    principal: Principal,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    require_scope(&caller, Scope::TipsRead)?;
     let tip_id = id.into_inner();
     let mut conn = state.connection().await?;
-    if !db::tips::exists(&mut conn, tip_id).await? {
-        return Err(ApiError::NotFound);
-    }
+    authorize_tip(
+        &mut conn,
+        &principal,
+        tip_id,
+        TipVerb::Read,
+        Scope::TipsRead,
+    )
+    .await?;
     let events: Vec<EventResponse> = db::tips::events(&mut conn, tip_id)
         .await?
         .into_iter()

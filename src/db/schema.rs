@@ -147,6 +147,76 @@ diesel::table! {
 }
 
 diesel::table! {
+    users (id) {
+        id -> Uuid,
+        email -> Text,
+        display_name -> Text,
+        roles -> Array<Text>,
+        language -> Text,
+        active -> Bool,
+        password_hash -> Nullable<Text>,
+        totp_ciphertext -> Nullable<Bytea>,
+        totp_key_id -> Nullable<Text>,
+        totp_enabled_at -> Nullable<Timestamptz>,
+        failed_logins -> Int4,
+        locked_until -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    user_teams (user_id, team) {
+        user_id -> Uuid,
+        team -> Text,
+    }
+}
+
+diesel::table! {
+    recovery_codes (user_id, code_hash) {
+        user_id -> Uuid,
+        code_hash -> Bytea,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    sessions (token_hash) {
+        token_hash -> Bytea,
+        user_id -> Uuid,
+        stage -> Text,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    account_tokens (token_hash) {
+        token_hash -> Bytea,
+        purpose -> Text,
+        user_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    audit_log (seq) {
+        seq -> Int8,
+        at -> Timestamptz,
+        actor -> Text,
+        action -> Text,
+        tip_id -> Nullable<Uuid>,
+        detail -> Text,
+        request_id -> Nullable<Text>,
+        prev_hash -> Bytea,
+        hash -> Bytea,
+    }
+}
+
+diesel::table! {
     notification_jobs (id) {
         id -> Uuid,
         kind -> Text,
@@ -179,6 +249,9 @@ diesel::joinable!(municipalities -> regions (region_code));
 diesel::joinable!(tip_messages -> tips (tip_id));
 diesel::joinable!(tip_events -> tips (tip_id));
 diesel::joinable!(idempotency_keys -> api_keys (api_key_id));
+diesel::joinable!(user_teams -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
+diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     categories,
@@ -192,6 +265,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     tip_messages,
     tip_clusters,
+    users,
+    user_teams,
+    recovery_codes,
+    sessions,
+    account_tokens,
+    audit_log,
     notification_jobs,
     notification_digest_entries,
 );
@@ -288,6 +367,63 @@ pub const TABLE_COLUMNS: &[(&str, &[&str])] = &[
             "created_at",
             "locked_at",
             "expires_at",
+        ],
+    ),
+    (
+        "users",
+        &[
+            "id",
+            "email",
+            "display_name",
+            "roles",
+            "language",
+            "active",
+            "password_hash",
+            "totp_ciphertext",
+            "totp_key_id",
+            "totp_enabled_at",
+            "failed_logins",
+            "locked_until",
+            "created_at",
+            "updated_at",
+        ],
+    ),
+    ("user_teams", &["user_id", "team"]),
+    ("recovery_codes", &["user_id", "code_hash", "used_at"]),
+    (
+        "sessions",
+        &[
+            "token_hash",
+            "user_id",
+            "stage",
+            "created_at",
+            "last_seen_at",
+            "expires_at",
+        ],
+    ),
+    (
+        "account_tokens",
+        &[
+            "token_hash",
+            "purpose",
+            "user_id",
+            "created_at",
+            "expires_at",
+            "used_at",
+        ],
+    ),
+    (
+        "audit_log",
+        &[
+            "seq",
+            "at",
+            "actor",
+            "action",
+            "tip_id",
+            "detail",
+            "request_id",
+            "prev_hash",
+            "hash",
         ],
     ),
     (

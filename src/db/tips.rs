@@ -346,3 +346,33 @@ pub async fn cluster_members(
         .load(conn)
         .await
 }
+
+/// The sealed contact details of an identified tip: (key id, ciphertext).
+pub async fn sealed_contact(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<(String, Vec<u8>)>> {
+    let row: Option<(Option<String>, Option<Vec<u8>>)> = tips::table
+        .find(id)
+        .select((tips::contact_key_id, tips::contact_ciphertext))
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(match row {
+        Some((Some(key_id), Some(sealed))) => Some((key_id, sealed)),
+        _ => None,
+    })
+}
+
+/// The id of the tip with this reference (e.g. `T-2026-000123`).
+pub async fn id_by_reference(
+    conn: &mut AsyncPgConnection,
+    reference: &str,
+) -> QueryResult<Option<Uuid>> {
+    tips::table
+        .filter(tips::reference.eq(reference.trim().to_uppercase()))
+        .select(tips::id)
+        .first(conn)
+        .await
+        .optional()
+}

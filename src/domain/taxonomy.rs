@@ -79,6 +79,45 @@ impl Taxonomy {
         }
     }
 
+    fn label_of(list: &[Label], code: &str, english: bool) -> String {
+        list.iter()
+            .find(|l| l.code == code)
+            .map(|l| if english { &l.label_en } else { &l.label_sv })
+            .cloned()
+            .unwrap_or_else(|| code.to_owned())
+    }
+
+    /// A category's label in Swedish or English (the code itself if unknown).
+    pub fn category_label(&self, code: &str, english: bool) -> String {
+        Self::label_of(&self.categories, code, english)
+    }
+
+    pub fn care_sector_label(&self, code: &str, english: bool) -> String {
+        Self::label_of(&self.care_sectors, code, english)
+    }
+
+    pub fn reporter_role_label(&self, code: &str, english: bool) -> String {
+        Self::label_of(&self.reporter_roles, code, english)
+    }
+
+    pub fn outbreak_label(&self, code: &str, english: bool) -> String {
+        Self::label_of(&self.outbreaks, code, english)
+    }
+
+    pub fn region_name(&self, code: &str) -> String {
+        self.regions
+            .iter()
+            .find(|r| r.code == code)
+            .map_or_else(|| code.to_owned(), |r| r.name.clone())
+    }
+
+    pub fn municipality_name(&self, code: &str) -> String {
+        self.municipalities
+            .iter()
+            .find(|m| m.code == code)
+            .map_or_else(|| code.to_owned(), |m| m.name.clone())
+    }
+
     pub fn has_category(&self, code: &str) -> bool {
         self.categories.iter().any(|l| l.code == code)
     }

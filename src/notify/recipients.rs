@@ -5,6 +5,7 @@
 use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
+use crate::auth::accounts;
 use crate::crypto::Crypto;
 use crate::domain::ReporterContact;
 use crate::triage::config::Team;
@@ -27,21 +28,22 @@ pub fn for_leads(teams: &[Team], team: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Who hears that the tipster replied: the assigned inspector if the tip's `assignee` resolves
-/// to an email address, otherwise the team.
-///
-/// HOOK for the accounts work (issue #5): users do not exist on this branch, so the assignee is
-/// never resolved yet. Once a `users` table exists, look the assignee up here (e.g. by user id
-/// or login in `tips.assignee`, active users only) and return `vec![user.email]` — and the
-/// user's preferred language from the caller's side. Keep the team as the fallback.
+/// Who hears that the tipster replied: the assigned inspector (when `tips.assignee` is the
+/// email address of an active account, as the workspace sets it) in their own language, or
+/// else the team in the configured language.
 pub async fn for_reply(
-    _conn: &mut AsyncPgConnection,
+    conn: &mut AsyncPgConnection,
     teams: &[Team],
     team: &str,
     assignee: Option<&str>,
-) -> diesel::QueryResult<Vec<String>> {
-    let _ = assignee;
-    Ok(for_team(teams, team))
+) -> diesel::QueryResult<(Vec<String>, Option<String>)> {
+    if let Some(assignee) = assignee
+        && let Some(account) = accounts::find_by_email(conn, assignee).await?
+        && account.active
+    {
+        return Ok((vec![account.email], Some(account.language)));
+    }
+    Ok((for_team(teams, team), None))
 }
 
 /// The reporter's email address, opened from the tip's sealed contact details (the tip id is

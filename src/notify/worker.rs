@@ -528,12 +528,21 @@ async fn deliver(n: &Notifier, job: &outbox::ClaimedJob) -> anyhow::Result<Outco
                     recipients::for_team(&n.teams, &team),
                     Some(team),
                 ),
-                JobKind::ReporterReplied => (
-                    messages::reporter_replied(&ctx, inspector_language, &tip.facts)?,
-                    recipients::for_reply(&mut conn, &n.teams, &team, tip.assignee.as_deref())
-                        .await?,
-                    Some(team),
-                ),
+                JobKind::ReporterReplied => {
+                    let (to, language) =
+                        recipients::for_reply(&mut conn, &n.teams, &team, tip.assignee.as_deref())
+                            .await?;
+                    let language = match language.as_deref() {
+                        Some("en") => Language::En,
+                        Some(_) => Language::Sv,
+                        None => inspector_language,
+                    };
+                    (
+                        messages::reporter_replied(&ctx, language, &tip.facts)?,
+                        to,
+                        Some(team),
+                    )
+                }
                 JobKind::DeadlineOverdue => {
                     if tip.status != "new" {
                         return Ok(Outcome::Skipped("the tip was taken up before the notice"));

@@ -117,6 +117,20 @@ impl Texts {
         Ok(Texts { entries })
     }
 
+    /// Several files of one language; a section may not appear in two of them.
+    pub fn parse_all(sources: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let mut entries = HashMap::new();
+        for (name, source) in sources {
+            let texts = Texts::parse(source).map_err(|e| e.context(name.to_string()))?;
+            for (key, text) in texts.entries {
+                if entries.insert(key.clone(), text).is_some() {
+                    anyhow::bail!("{name}: {key} is defined twice");
+                }
+            }
+        }
+        Ok(Texts { entries })
+    }
+
     /// The text for `key`, or the key itself (visible, and caught by the locale test).
     pub fn get<'a>(&'a self, key: &'a str) -> &'a str {
         self.entries.get(key).map_or(key, String::as_str)
@@ -137,14 +151,35 @@ pub struct Translations {
     en: Texts,
 }
 
-pub const SV_SOURCE: &str = include_str!("../../locales/sv.toml");
-pub const EN_SOURCE: &str = include_str!("../../locales/en.toml");
+/// Each language's files: the public pages, the inspector pages, the admin pages.
+pub const SV_SOURCES: [(&str, &str); 3] = [
+    ("locales/sv.toml", include_str!("../../locales/sv.toml")),
+    (
+        "locales/inspector.sv.toml",
+        include_str!("../../locales/inspector.sv.toml"),
+    ),
+    (
+        "locales/admin.sv.toml",
+        include_str!("../../locales/admin.sv.toml"),
+    ),
+];
+pub const EN_SOURCES: [(&str, &str); 3] = [
+    ("locales/en.toml", include_str!("../../locales/en.toml")),
+    (
+        "locales/inspector.en.toml",
+        include_str!("../../locales/inspector.en.toml"),
+    ),
+    (
+        "locales/admin.en.toml",
+        include_str!("../../locales/admin.en.toml"),
+    ),
+];
 
 impl Translations {
     pub fn load() -> anyhow::Result<Self> {
         Ok(Translations {
-            sv: Texts::parse(SV_SOURCE).map_err(|e| e.context("locales/sv.toml"))?,
-            en: Texts::parse(EN_SOURCE).map_err(|e| e.context("locales/en.toml"))?,
+            sv: Texts::parse_all(&SV_SOURCES)?,
+            en: Texts::parse_all(&EN_SOURCES)?,
         })
     }
 
@@ -174,14 +209,21 @@ mod tests {
     #[test]
     fn every_key_used_in_a_template_exists() {
         let translations = Translations::load().unwrap();
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
         let mut checked = 0;
-        for entry in std::fs::read_dir(dir).unwrap().flatten() {
-            let source = std::fs::read_to_string(entry.path()).unwrap();
-            for piece in source.split("t.get(\"").skip(1) {
-                let key = piece.split('"').next().unwrap();
-                assert!(translations.sv.has(key), "{key} in {:?}", entry.path());
-                checked += 1;
+        let mut dirs = vec![root];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                if entry.path().is_dir() {
+                    dirs.push(entry.path());
+                    continue;
+                }
+                let source = std::fs::read_to_string(entry.path()).unwrap();
+                for piece in source.split("t.get(\"").skip(1) {
+                    let key = piece.split('"').next().unwrap();
+                    assert!(translations.sv.has(key), "{key} in {:?}", entry.path());
+                    checked += 1;
+                }
             }
         }
         assert!(checked > 50, "only {checked} lookups found");

@@ -7,6 +7,7 @@ pub mod follow_up;
 pub mod followup_session;
 pub mod forms;
 pub mod i18n;
+pub mod inspector;
 pub mod pages;
 pub mod report;
 pub mod views;
@@ -34,7 +35,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             }),
     )
     .route("/static/site.css", web::get().to(pages::stylesheet))
-    .route("/static/report.js", web::get().to(pages::report_script));
+    .route("/static/report.js", web::get().to(pages::report_script))
+    .configure(inspector::configure);
     for lang in [Lang::Sv, Lang::En] {
         cfg.route(
             lang.path(Page::Home),

@@ -1,16 +1,22 @@
 //! Integration tests: the real binary's application over real HTTP against real PostgreSQL,
 //! each test in its own database copied from a migrated template.
 
+mod admin_pages;
 mod browser;
 mod cli;
+mod cli_accounts;
 mod conversation;
 mod errors;
 mod health;
 mod helpers;
 mod idempotency;
+mod inspector;
+mod inspector_browser;
 mod migrations;
 mod notifications;
 mod openapi;
+mod people;
+mod policy_matrix;
 mod privacy;
 mod project_files;
 mod queue;

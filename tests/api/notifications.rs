@@ -907,3 +907,93 @@ async fn the_default_file_transport_writes_eml_files_under_var_mail() {
             .exists()
     );
 }
+
+/// A tipster's reply goes to the inspector the tip is assigned to (the workspace stores their
+/// email address), in that inspector's language; without an assignee, to the team.
+#[tokio::test]
+async fn a_reply_reaches_the_assigned_inspector_in_their_language() {
+    let port = free_port();
+    let sink = SmtpSink::start(port, &temp_dir("smtp-assignee"), false);
+    let app = spawn_app_with(|s| smtp_settings(s, port)).await;
+    {
+        let mut conn = app.db.connect().await;
+        let known: Vec<&str> = app
+            .state
+            .triage
+            .teams
+            .iter()
+            .map(|t| t.code.as_str())
+            .collect();
+        let account = tipsa::auth::accounts::NewAccount::parse(
+            "eve@ivo.example",
+            "Eve",
+            &["inspector".into()],
+            &["ost".into()],
+            "en",
+            &known,
+        )
+        .unwrap();
+        tipsa::auth::accounts::create(&mut conn, &account, None)
+            .await
+            .unwrap();
+    }
+    let tip = submit_ok(&app, &urgent_tip(1)).await;
+    let id = tip["id"].as_str().unwrap();
+    let code = tip["receipt_code"].as_str().unwrap();
+    // Assign to Eve, ask, and let the tipster answer.
+    let current = app.get(&format!("/api/v1/tips/{id}")).await;
+    let etag = current.headers()["etag"].to_str().unwrap().to_owned();
+    let patched = app
+        .client
+        .patch(app.url(&format!("/api/v1/tips/{id}")))
+        .bearer_auth(&app.token)
+        .header("If-Match", etag)
+        .json(&json!({"assignee": "eve@ivo.example"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status().as_u16(), 200);
+    let asked = app
+        .client
+        .post(app.url(&format!("/api/v1/tips/{id}/messages")))
+        .bearer_auth(&app.token)
+        .json(&json!({"body": "Which nights?"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status().as_u16(), 201);
+    let replied = app
+        .client
+        .post(app.url("/api/v1/follow-up/messages"))
+        .json(&json!({"receipt_code": code, "body": "Every night since Monday."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        replied.status().as_u16(),
+        201,
+        "{}",
+        replied.text().await.unwrap()
+    );
+    wait_until("the reply notice", Duration::from_secs(20), || async {
+        sink.messages()
+            .iter()
+            .any(|m| m.kind() == "reporter_replied")
+    })
+    .await;
+    let reply = sink
+        .messages()
+        .into_iter()
+        .find(|m| m.kind() == "reporter_replied")
+        .unwrap();
+    assert_eq!(reply.rcpt_tos, vec!["eve@ivo.example".to_owned()]);
+    assert!(
+        !reply.raw.contains("Every night since Monday."),
+        "no tip content"
+    );
+    assert!(
+        reply.subject().contains("The tipster replied"),
+        "{}",
+        reply.subject()
+    );
+}

@@ -683,3 +683,53 @@ async fn simultaneous_tips_about_one_facility_count_each_other() {
         "the 3rd to 6th tip each saw the ones before"
     );
 }
+
+/// Text search reads the queue in order first and turns to the index when the prefix does not
+/// settle the page; whichever way a page is found, it must be the same page.
+#[tokio::test]
+async fn text_search_gives_the_same_pages_whether_it_walks_the_queue_or_uses_the_index() {
+    use tipsa::db::queue::{self, OPEN_STATUSES, QueueFilter};
+    let app = spawn_app().await;
+    for n in 0..14 {
+        let mut body = valid_tip();
+        body["description"] = json!(if n % 3 == 0 {
+            format!("Patienten fick fel dos av läkemedlet vid tillfälle {n}.")
+        } else {
+            format!("Bemanningen räckte inte till under helgen, vecka {n}.")
+        });
+        body["category"] = json!(if n % 2 == 0 { "medication" } else { "staffing" });
+        assert_eq!(app.submit(&body).await.status(), 201);
+    }
+    let filter = QueueFilter {
+        statuses: OPEN_STATUSES.iter().map(|s| s.to_string()).collect(),
+        text: Some("\"fel dos\"".to_owned()),
+        ..QueueFilter::default()
+    };
+    let now = chrono::Utc::now();
+    let mut conn = app.db.connect().await;
+    let mut answers = Vec::new();
+    for walk in [1, 2, 4, 1000] {
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let (rows, more) =
+                queue::page_walking(&mut conn, &filter, cursor.as_ref(), 2, now, walk)
+                    .await
+                    .unwrap();
+            seen.extend(rows.iter().map(|r| r.reference.clone()));
+            cursor = rows.last().map(|r| r.cursor());
+            if !more {
+                break;
+            }
+        }
+        answers.push(seen);
+    }
+    assert_eq!(
+        answers[0].len(),
+        5,
+        "tips 0, 3, 6, 9 and 12 mention the phrase"
+    );
+    for answer in &answers[1..] {
+        assert_eq!(answer, &answers[0]);
+    }
+}

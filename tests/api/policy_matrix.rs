@@ -1,0 +1,304 @@
+//! The authorisation policy as a matrix: every inspector route and every tip route of the API,
+//! for every role (and no session), on a tip of the person's own team and of another team.
+//! Each cell's expected status is written below; the test prints the whole matrix.
+//! Action requests are built to fail validation *after* authorisation (e.g. a priority change
+//! without a reason → 422), so an allowed cell shows 422/412 and nothing is changed.
+
+use std::fmt::Write as _;
+
+use reqwest::{Client, Method};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, spawn_app};
+use crate::inspector::tip_in;
+use crate::people::{self, Person, csrf_token};
+
+const ROLES: [&str; 5] = ["none", "inspector", "triage_lead", "analyst", "admin"];
+
+/// How a route is called.
+#[derive(Clone)]
+enum Call {
+    Get,
+    /// A form post with these fields (plus the CSRF token).
+    Form(&'static [(&'static str, &'static str)]),
+    /// JSON with an optional If-Match.
+    Json(Method, &'static str, Option<&'static str>),
+}
+
+struct Route {
+    name: &'static str,
+    path: &'static str,
+    call: Call,
+    /// Expected status per role (in `ROLES` order), for the own-team tip and the other team's.
+    own: [u16; 5],
+    other: [u16; 5],
+}
+
+/// Routes that take no tip have the same expectation in both columns.
+fn plain(name: &'static str, path: &'static str, call: Call, expected: [u16; 5]) -> Route {
+    Route {
+        name,
+        path,
+        call,
+        own: expected,
+        other: expected,
+    }
+}
+
+fn routes() -> Vec<Route> {
+    const NO_REASON: &[(&str, &str)] = &[
+        ("action", "priority"),
+        ("priority", "high"),
+        ("version", "1"),
+    ];
+    const BAD_VERSION: &[(&str, &str)] =
+        &[("action", "assign"), ("assignee", ""), ("version", "x")];
+    const EMPTY_BODY: &[(&str, &str)] = &[("body", "")];
+    const EMPTY_REASON: &[(&str, &str)] = &[("reason", "")];
+    vec![
+        //                                               none inspector lead analyst admin
+        plain(
+            "GET queue page",
+            "/inspektor",
+            Call::Get,
+            [303, 200, 200, 403, 303],
+        ),
+        Route {
+            name: "GET tip page",
+            path: "/inspektor/tips/{tip}",
+            call: Call::Get,
+            own: [303, 200, 200, 404, 404],
+            other: [303, 404, 200, 404, 404],
+        },
+        Route {
+            name: "POST change priority",
+            path: "/inspektor/tips/{tip}/andra",
+            call: Call::Form(NO_REASON),
+            own: [303, 422, 422, 404, 404],
+            other: [303, 404, 422, 404, 404],
+        },
+        Route {
+            name: "POST assign",
+            path: "/inspektor/tips/{tip}/andra",
+            call: Call::Form(BAD_VERSION),
+            own: [303, 403, 422, 404, 404],
+            other: [303, 404, 422, 404, 404],
+        },
+        Route {
+            name: "POST ask tipster",
+            path: "/inspektor/tips/{tip}/fraga",
+            call: Call::Form(EMPTY_BODY),
+            own: [303, 422, 422, 404, 404],
+            other: [303, 404, 422, 404, 404],
+        },
+        Route {
+            name: "POST reveal contact",
+            path: "/inspektor/tips/{tip}/kontakt",
+            call: Call::Form(EMPTY_REASON),
+            own: [303, 422, 422, 404, 404],
+            other: [303, 404, 422, 404, 404],
+        },
+        // The overview lists only what the person may use; a triage lead may read the
+        // configuration, so the overview is open to them.
+        plain(
+            "GET admin",
+            "/inspektor/admin",
+            Call::Get,
+            [303, 403, 200, 403, 200],
+        ),
+        plain(
+            "GET admin people",
+            "/inspektor/admin/personer",
+            Call::Get,
+            [303, 403, 403, 403, 200],
+        ),
+        plain(
+            "GET admin API keys",
+            "/inspektor/admin/api-nycklar",
+            Call::Get,
+            [303, 403, 403, 403, 200],
+        ),
+        plain(
+            "GET admin configuration",
+            "/inspektor/admin/konfiguration",
+            Call::Get,
+            [303, 403, 200, 403, 200],
+        ),
+        plain(
+            "GET admin audit log",
+            "/inspektor/admin/granskningslogg",
+            Call::Get,
+            [303, 403, 403, 403, 200],
+        ),
+        plain(
+            "API GET /tips (queue)",
+            "/api/v1/tips",
+            Call::Get,
+            [401, 200, 200, 403, 403],
+        ),
+        Route {
+            name: "API GET /tips/{id}",
+            path: "/api/v1/tips/{tip}",
+            call: Call::Get,
+            own: [401, 200, 200, 404, 404],
+            other: [401, 404, 200, 404, 404],
+        },
+        Route {
+            name: "API GET /tips/{id}/events",
+            path: "/api/v1/tips/{tip}/events",
+            call: Call::Get,
+            own: [401, 200, 200, 404, 404],
+            other: [401, 404, 200, 404, 404],
+        },
+        Route {
+            name: "API GET /tips/{id}/messages",
+            path: "/api/v1/tips/{tip}/messages",
+            call: Call::Get,
+            own: [401, 200, 200, 404, 404],
+            other: [401, 404, 200, 404, 404],
+        },
+        Route {
+            name: "API PATCH /tips/{id} (stale)",
+            path: "/api/v1/tips/{tip}",
+            call: Call::Json(
+                Method::PATCH,
+                r#"{"priority":"high","reason":"matrix"}"#,
+                Some("\"v999\""),
+            ),
+            own: [401, 412, 412, 404, 404],
+            other: [401, 404, 412, 404, 404],
+        },
+        Route {
+            name: "API POST /tips/{id}/retriage",
+            path: "/api/v1/tips/{tip}/retriage",
+            call: Call::Json(Method::POST, "{}", None),
+            own: [401, 200, 200, 404, 404],
+            other: [401, 404, 200, 404, 404],
+        },
+        plain(
+            "API POST /tips (submit)",
+            "/api/v1/tips",
+            Call::Json(Method::POST, "{}", None),
+            [401, 403, 403, 403, 403],
+        ),
+    ]
+}
+
+async fn send(app: &TestApp, client: &Client, csrf: &str, route: &Route, tip: Uuid) -> u16 {
+    let url = app.url(&route.path.replace("{tip}", &tip.to_string()));
+    let request = match &route.call {
+        Call::Get => client.get(url),
+        Call::Form(fields) => {
+            let mut form: Vec<(&str, &str)> = vec![("csrf_token", csrf)];
+            form.extend_from_slice(fields);
+            client.post(url).form(&form)
+        }
+        Call::Json(method, body, if_match) => {
+            let mut request = client
+                .request(method.clone(), url)
+                .header("Content-Type", "application/json")
+                .body(*body);
+            if let Some(etag) = if_match {
+                request = request.header("If-Match", *etag);
+            }
+            request
+        }
+    };
+    request.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn every_route_for_every_role_on_own_and_other_teams_tips() {
+    let app = spawn_app().await;
+    let (own_tip, _) = tip_in(
+        &app,
+        "12",
+        "1280",
+        "Personalen på avdelningen räcker inte till på natten.",
+    )
+    .await;
+    let (other_tip, _) = tip_in(
+        &app,
+        "01",
+        "0180",
+        "Läkemedel delas ut utan kontroll på boendet.",
+    )
+    .await;
+    let people: Vec<Person> = vec![
+        people::signed_in(&app, "inspector@ivo.example", &["inspector"], &["syd"]).await,
+        people::signed_in(&app, "lead@ivo.example", &["triage_lead"], &["syd"]).await,
+        people::signed_in(&app, "analyst@ivo.example", &["analyst"], &["syd"]).await,
+        people::signed_in(&app, "admin@ivo.example", &["admin"], &["syd"]).await,
+    ];
+    let anonymous = people::manual_client();
+    let mut tokens = vec![String::new()];
+    for person in &people {
+        let page = person
+            .client
+            .get(app.url("/inspektor/logga-in"))
+            .send()
+            .await
+            .unwrap();
+        // Signed in: the login page forwards to the person's start page, which has the token.
+        tokens.push(csrf_token(&page.text().await.unwrap()));
+    }
+
+    let mut table = String::new();
+    let mut failures = Vec::new();
+    let _ = write!(table, "\n{:<34}", "route \\ role (own | other team)");
+    for role in ROLES {
+        let _ = write!(table, " {role:>15}");
+    }
+    table.push('\n');
+    for route in routes() {
+        let _ = write!(table, "{:<34}", route.name);
+        for (index, role) in ROLES.iter().enumerate() {
+            let client = if index == 0 {
+                &anonymous
+            } else {
+                &people[index - 1].manual
+            };
+            let own = send(&app, client, &tokens[index], &route, own_tip).await;
+            let other = send(&app, client, &tokens[index], &route, other_tip).await;
+            let mark = |got: u16, want: u16| {
+                if got == want {
+                    String::new()
+                } else {
+                    format!("(want {want})")
+                }
+            };
+            let _ = write!(
+                table,
+                " {:>15}",
+                format!(
+                    "{own}{} | {other}{}",
+                    mark(own, route.own[index]),
+                    mark(other, route.other[index])
+                )
+            );
+            if own != route.own[index] || other != route.other[index] {
+                failures.push(format!(
+                    "{} as {role}: own {own} (want {}), other {other} (want {})",
+                    route.name, route.own[index], route.other[index]
+                ));
+            }
+        }
+        table.push('\n');
+    }
+    println!("{table}");
+    assert!(
+        failures.is_empty(),
+        "policy matrix mismatches:\n{}{table}",
+        failures.join("\n")
+    );
+
+    // Nothing the matrix sent changed a tip's triage or status except the allowed re-triage.
+    let stored: serde_json::Value = app
+        .get(&format!("/api/v1/tips/{other_tip}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["status"], json!("new"));
+}
