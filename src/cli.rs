@@ -1,4 +1,5 @@
-//! The `tipsa` command line: serve, migrate, API keys, inspector accounts and the audit log.
+//! The `tipsa` command line: serve, the notification worker, migrate, API keys, notification
+//! administration, inspector accounts and the audit log.
 
 pub mod accounts;
 
@@ -27,6 +28,13 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server (migrates the database first unless disabled).
     Serve,
+    /// Run only the notification worker (until SIGINT/SIGTERM); any number may run at once.
+    Worker,
+    /// Notification jobs that failed for good: list them, retry one.
+    Notify {
+        #[command(subcommand)]
+        action: NotifyCommand,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Exit 0 if the local server answers /readyz (for container health checks).
@@ -62,6 +70,17 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// List dead notification jobs (most recent failure first) with their last error.
+    Dead {
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Put a dead job back in the queue with a fresh series of attempts.
+    Retry { job_id: uuid::Uuid },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ApikeyCommand {
     /// Create a key; it is printed once and cannot be shown again.
     Create {
@@ -82,6 +101,8 @@ pub enum ApikeyCommand {
 pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => startup::serve(settings).await,
+        Command::Worker => run_worker(settings).await,
+        Command::Notify { action } => run_notify(action, &settings).await,
         Command::Migrate => {
             with_database(&settings, |_| async {
                 // Migrations already ran in with_database.
@@ -141,6 +162,97 @@ fn outbreak_labels(settings: &Settings) -> Vec<crate::domain::taxonomy::Label> {
             label_en: o.label_en.clone(),
         })
         .collect()
+}
+
+/// `tipsa worker`: the notification worker alone, until SIGINT or SIGTERM.
+async fn run_worker(settings: Settings) -> anyhow::Result<()> {
+    let inner = settings.clone();
+    with_database(&settings, |url| async move {
+        let settings = inner;
+        let crypto = crate::crypto::Crypto::load(&settings.secrets, &settings.var_dir)?;
+        let mut conn = AsyncPgConnection::establish(&url)
+            .await
+            .context("connecting to PostgreSQL")?;
+        let taxonomy = db::taxonomy::load(&mut conn, outbreak_labels(&settings)).await?;
+        drop(conn);
+        let rules = crate::triage::TriageRules::load(&settings.config_dir, &taxonomy)?;
+        let notifier = crate::notify::worker::Notifier::new(
+            &settings,
+            &url,
+            &rules,
+            std::sync::Arc::new(taxonomy),
+            std::sync::Arc::new(crypto),
+        )?;
+        let worker = notifier.spawn();
+        wait_for_stop_signal().await;
+        tracing::info!("stopping the notification worker");
+        worker.shutdown().await;
+        Ok(())
+    })
+    .await
+}
+
+/// SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn run_notify(action: NotifyCommand, settings: &Settings) -> anyhow::Result<()> {
+    with_database(settings, |url| async move {
+        let mut conn = AsyncPgConnection::establish(&url)
+            .await
+            .context("connecting to PostgreSQL")?;
+        match action {
+            NotifyCommand::Dead { limit } => {
+                let jobs =
+                    crate::notify::admin::list_dead(&mut conn, limit.clamp(1, 10_000)).await?;
+                println!(
+                    "{:<36} {:<17} {:<10} {:<14} {:>8} {:<20} LAST ERROR",
+                    "JOB", "KIND", "TEAM", "TIP", "ATTEMPTS", "FAILED"
+                );
+                for job in &jobs {
+                    println!(
+                        "{:<36} {:<17} {:<10} {:<14} {:>8} {:<20} {}",
+                        job.id,
+                        job.kind,
+                        job.team.as_deref().unwrap_or("-"),
+                        job.tip_reference.as_deref().unwrap_or("-"),
+                        job.attempts,
+                        job.failed_at.format("%Y-%m-%d %H:%M:%S"),
+                        job.last_error.as_deref().unwrap_or("")
+                    );
+                }
+                eprintln!("{} dead notification job(s).", jobs.len());
+            }
+            NotifyCommand::Retry { job_id } => {
+                if crate::notify::admin::retry(&mut conn, job_id).await? {
+                    eprintln!("Job {job_id} is queued again.");
+                } else {
+                    anyhow::bail!("no dead notification job has the id {job_id}");
+                }
+            }
+        }
+        Ok(())
+    })
+    .await
 }
 
 async fn run_retriage(

@@ -30,6 +30,7 @@ pub struct Settings {
     pub public: PublicSettings,
     pub log: LogSettings,
     pub intake: IntakeSettings,
+    pub notify: NotifySettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -157,6 +158,81 @@ pub struct OutbreakSettings {
     pub label_en: String,
 }
 
+/// Email notifications: the outbox worker, the mail transport and the messages (DESIGN §6).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySettings {
+    /// Run the notification worker inside `tipsa serve` (`tipsa worker` runs it alone).
+    pub worker_in_serve: bool,
+    /// `file` writes .eml files (the embedded default); `smtp` sends through `notify.smtp`.
+    pub transport: MailTransportKind,
+    /// Directory for the file transport; `None` means `var_dir/mail`.
+    pub file_dir: Option<PathBuf>,
+    /// The From address of every notification.
+    pub from: String,
+    /// Base of the links in emails: `{public_base_url}/inspektor/tips/{id}`.
+    pub public_base_url: String,
+    /// Domain in `Message-ID: <job-id@domain>` and `List-Id`.
+    pub message_domain: String,
+    /// Language of emails to inspectors (`sv` or `en`) until users have a preference.
+    pub language: String,
+    /// Local times (HH:MM, in `timezone`) when each team's digest of normal and low tips goes out.
+    pub digest_times: Vec<String>,
+    /// IANA time zone of `digest_times` and of the deadlines shown in emails.
+    pub timezone: String,
+    /// Attempts before a job is dead (shown to admins, retried by hand).
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt up to `backoff_cap_ms`, with jitter.
+    pub backoff_base_ms: u64,
+    pub backoff_cap_ms: u64,
+    /// How long a claimed job is reserved for its worker; a crashed worker's jobs are picked
+    /// up again after this. Must exceed the SMTP timeout.
+    pub lease_seconds: u64,
+    /// Fallback poll when no LISTEN/NOTIFY wake-up arrives.
+    pub poll_interval_ms: u64,
+    /// How often the worker creates due digests and overdue notices.
+    pub maintenance_interval_seconds: u64,
+    /// Tips whose first review fell due longer ago than this get no overdue notice.
+    pub overdue_lookback_days: u32,
+    /// Messages sent at once by one worker.
+    pub concurrency: usize,
+    /// On shutdown, how long in-flight sends may take before their leases are released.
+    pub shutdown_grace_seconds: u64,
+    pub smtp: SmtpSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransportKind {
+    File,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain SMTP (a relay on localhost or a test server only).
+    None,
+    /// STARTTLS, required (port 587).
+    Starttls,
+    /// Implicit TLS (port 465).
+    Tls,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    /// Timeout of each SMTP command (connect, greeting, DATA…).
+    pub timeout_seconds: u64,
+    /// Connections kept open to the server.
+    pub pool_size: u32,
+}
+
 impl Settings {
     /// Loads settings: compiled-in defaults, then `<dir>/<TIPSA_ENV>.toml` and `<dir>/local.toml`
     /// if present (dir = `TIPSA_CONFIG_DIR`, default `config`), then `TIPSA__*` variables.
@@ -238,6 +314,7 @@ impl Settings {
                 bail!("intake.outbreaks: code {:?} is listed twice", outbreak.code);
             }
         }
+        self.check_notify()?;
         if let Some(active) = &self.secrets.active_contact_key
             && !self.secrets.contact_keys.contains_key(active)
         {
@@ -253,8 +330,78 @@ impl Settings {
                     "production needs secrets.receipt_hmac_key, secrets.active_contact_key and secrets.contact_keys"
                 );
             }
+            if self.notify.transport != MailTransportKind::Smtp {
+                bail!("production needs notify.transport = \"smtp\" (TIPSA__NOTIFY__TRANSPORT)");
+            }
         }
         Ok(())
+    }
+
+    fn check_notify(&self) -> anyhow::Result<()> {
+        let notify = &self.notify;
+        if notify.from.parse::<lettre::message::Mailbox>().is_err() {
+            bail!("notify.from {:?} is not an email address", notify.from);
+        }
+        if !(notify.public_base_url.starts_with("http://")
+            || notify.public_base_url.starts_with("https://"))
+        {
+            bail!("notify.public_base_url must start with http:// or https://");
+        }
+        let domain_ok = !notify.message_domain.is_empty()
+            && notify
+                .message_domain
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        if !domain_ok {
+            bail!("notify.message_domain must be a domain name such as tipsa.example");
+        }
+        if !matches!(notify.language.as_str(), "sv" | "en") {
+            bail!("notify.language must be \"sv\" or \"en\"");
+        }
+        if notify.timezone.parse::<chrono_tz::Tz>().is_err() {
+            bail!(
+                "notify.timezone {:?} is not an IANA time zone",
+                notify.timezone
+            );
+        }
+        for time in &notify.digest_times {
+            if chrono::NaiveTime::parse_from_str(time, "%H:%M").is_err() {
+                bail!("notify.digest_times: {time:?} is not a time such as \"07:00\"");
+            }
+        }
+        if notify.max_attempts == 0 {
+            bail!("notify.max_attempts must be at least 1");
+        }
+        if notify.concurrency == 0 || notify.smtp.pool_size == 0 {
+            bail!("notify.concurrency and notify.smtp.pool_size must be at least 1");
+        }
+        if notify.backoff_base_ms == 0 || notify.backoff_cap_ms < notify.backoff_base_ms {
+            bail!("notify.backoff_base_ms must be at least 1 and at most notify.backoff_cap_ms");
+        }
+        if notify.poll_interval_ms == 0 || notify.maintenance_interval_seconds == 0 {
+            bail!(
+                "notify.poll_interval_ms and notify.maintenance_interval_seconds must be at least 1"
+            );
+        }
+        if notify.transport == MailTransportKind::Smtp
+            && notify.lease_seconds <= notify.smtp.timeout_seconds
+        {
+            bail!(
+                "notify.lease_seconds must exceed notify.smtp.timeout_seconds, or a slow send could be taken over by another worker"
+            );
+        }
+        if notify.lease_seconds == 0 {
+            bail!("notify.lease_seconds must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// Where the file transport writes .eml files.
+    pub fn mail_dir(&self) -> PathBuf {
+        self.notify
+            .file_dir
+            .clone()
+            .unwrap_or_else(|| self.var_dir.join("mail"))
     }
 }
 

@@ -141,7 +141,8 @@ pub async fn ask_reporter(
     Ok(message)
 }
 
-/// The tipster answers; an awaited answer puts the tip back in review.
+/// The tipster answers; an awaited answer puts the tip back in review. The notification to the
+/// inspectorate is enqueued in the same transaction.
 pub async fn reply_from_reporter(
     conn: &mut AsyncPgConnection,
     tip_id: Uuid,
@@ -170,6 +171,7 @@ pub async fn reply_from_reporter(
         message.id,
     )
     .await?;
+    crate::notify::outbox::enqueue_reply(conn, tip_id).await?;
     Ok(message)
 }
 

@@ -1,5 +1,5 @@
 //! The intake capability: triages and records a validated tip — sealed contact details,
-//! receipt-code hash, reference, triage result and its first event. Shared by the REST API and
+//! receipt-code hash, reference, triage result, its first event and its notification jobs. Shared by the REST API and
 //! the web form.
 
 use chrono::{DateTime, Utc};
@@ -13,6 +13,7 @@ use crate::crypto::{Crypto, CryptoError};
 use crate::db;
 use crate::domain::receipt::RECEIPT_CODE_BYTES;
 use crate::domain::{Channel, ReceiptCode, TipSubmission};
+use crate::notify;
 use crate::triage::{self, TriageInput, TriageResult, TriageRules};
 
 /// Who submitted the tip.
@@ -65,6 +66,10 @@ pub async fn record_tip(
         }
         None => None,
     };
+    let reporter_gave_email = tip
+        .reporter
+        .as_ref()
+        .is_some_and(|contact| contact.email.is_some());
     let facility_key = triage::rules::facility_key(
         tip.facility_name.as_deref(),
         tip.municipality_code.as_deref(),
@@ -106,6 +111,7 @@ pub async fn record_tip(
                 submitted_by_api_key: submitter.api_key_id,
                 submitted_at,
                 triage: new_triage($result, facility_key.as_deref(), $cluster_id),
+                notifications: notify::outbox::plan_for_tip($result.priority, reporter_gave_email),
             }
         };
     }

@@ -15,6 +15,7 @@ pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod intake;
+pub mod notify;
 pub mod queue;
 pub mod ratelimit;
 pub mod startup;

@@ -83,6 +83,8 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    /// The notification worker running in this process (`notify.worker_in_serve`).
+    worker: Option<crate::notify::worker::WorkerHandle>,
 }
 
 impl Application {
@@ -148,6 +150,20 @@ impl Application {
             triage,
         });
 
+        let worker = if state.settings.notify.worker_in_serve {
+            let notifier = crate::notify::worker::Notifier::new(
+                &state.settings,
+                database_url,
+                &state.triage,
+                state.taxonomy.clone(),
+                state.crypto.clone(),
+            )
+            .context("starting the notification worker")?;
+            Some(notifier.spawn())
+        } else {
+            None
+        };
+
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()
@@ -167,6 +183,7 @@ impl Application {
             port,
             server: server.run(),
             state,
+            worker,
         })
     }
 
@@ -178,9 +195,14 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until SIGINT/SIGTERM (graceful: in-flight requests finish).
+    /// Serves until SIGINT/SIGTERM (graceful: in-flight requests finish), then stops the
+    /// notification worker (in-flight sends finish or their jobs are released).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some(worker) = self.worker {
+            worker.shutdown().await;
+        }
+        served
     }
 }
 

@@ -216,6 +216,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    notification_jobs (id) {
+        id -> Uuid,
+        kind -> Text,
+        tip_id -> Nullable<Uuid>,
+        team -> Nullable<Text>,
+        payload -> Jsonb,
+        dedupe_key -> Nullable<Text>,
+        state -> Text,
+        attempts -> Int4,
+        run_at -> Timestamptz,
+        locked_by -> Nullable<Text>,
+        lease_token -> Nullable<Uuid>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    notification_digest_entries (tip_id) {
+        tip_id -> Uuid,
+        team -> Text,
+        created_at -> Timestamptz,
+        job_id -> Nullable<Uuid>,
+    }
+}
+
 diesel::joinable!(municipalities -> regions (region_code));
 diesel::joinable!(tip_messages -> tips (tip_id));
 diesel::joinable!(tip_events -> tips (tip_id));
@@ -242,6 +271,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     account_tokens,
     audit_log,
+    notification_jobs,
+    notification_digest_entries,
 );
 
 /// Every table above with its columns, in declaration order (for the schema drift test).
@@ -394,5 +425,29 @@ pub const TABLE_COLUMNS: &[(&str, &[&str])] = &[
             "prev_hash",
             "hash",
         ],
+    ),
+    (
+        "notification_jobs",
+        &[
+            "id",
+            "kind",
+            "tip_id",
+            "team",
+            "payload",
+            "dedupe_key",
+            "state",
+            "attempts",
+            "run_at",
+            "locked_by",
+            "lease_token",
+            "last_error",
+            "created_at",
+            "updated_at",
+            "sent_at",
+        ],
+    ),
+    (
+        "notification_digest_entries",
+        &["tip_id", "team", "created_at", "job_id"],
     ),
 ];

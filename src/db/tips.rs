@@ -71,6 +71,19 @@ pub struct NewTip<'a> {
     pub submitted_by_api_key: Option<Uuid>,
     pub submitted_at: DateTime<Utc>,
     pub triage: NewTriage<'a>,
+    /// The outbox rows written with the tip (principle 2: in the same statement).
+    pub notifications: TipNotifications,
+}
+
+/// Which notification jobs a new tip enqueues (decided by `notify::outbox::plan_for_tip`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TipNotifications {
+    /// Id of the job telling the team at once (critical and high tips).
+    pub urgent_job: Option<Uuid>,
+    /// Id of the receipt to an identified reporter who gave an email address.
+    pub acknowledgement_job: Option<Uuid>,
+    /// Record the tip for its team's next digest (normal and low tips).
+    pub digest: bool,
 }
 
 /// The triage result columns of a new or re-triaged tip.
@@ -88,8 +101,8 @@ pub struct NewTriage<'a> {
     pub cluster_id: Option<Uuid>,
 }
 
-/// Inserts a tip and its `submitted` event in one statement, numbering the tip from the
-/// per-year reference sequence. One statement is atomic on its own and costs one round trip
+/// Inserts a tip, its `submitted` event and its notification jobs (or digest entry) in one
+/// statement, numbering the tip from the per-year reference sequence. One statement is atomic on its own and costs one round trip
 /// (it is a prepared statement, cached per connection), which keeps the write path close to
 /// raw insert speed; inside a transaction it composes like any other query. Returns the
 /// reference and the submission time.
@@ -202,7 +215,23 @@ impl QueryFragment<Pg> for InsertSubmitted<'_> {
         out.push_bind_param::<Text, _>(&self.actor)?;
         out.push_sql(
             ", jsonb_build_object('channel', channel, 'priority', priority, 'team', team) \
-             FROM new_tip) \
+             FROM new_tip), \
+             jobs AS (INSERT INTO notification_jobs (id, kind, tip_id, team) \
+             SELECT job.id, job.kind, new_tip.id, new_tip.team FROM new_tip \
+             CROSS JOIN (VALUES (",
+        );
+        let notifications = &tip.notifications;
+        out.push_bind_param::<Nullable<SqlUuid>, _>(&notifications.urgent_job)?;
+        out.push_sql(", 'urgent_tip'), (");
+        out.push_bind_param::<Nullable<SqlUuid>, _>(&notifications.acknowledgement_job)?;
+        out.push_sql(
+            ", 'reporter_ack')) AS job (id, kind) WHERE job.id IS NOT NULL), \
+             digest_entry AS (INSERT INTO notification_digest_entries (tip_id, team) \
+             SELECT id, team FROM new_tip WHERE ",
+        );
+        out.push_bind_param::<Bool, _>(&notifications.digest)?;
+        out.push_sql(
+            ") \
              SELECT reference, submitted_at FROM new_tip",
         );
         Ok(())

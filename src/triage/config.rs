@@ -47,7 +47,10 @@ pub struct Team {
     pub code: String,
     pub name: String,
     pub regions: Vec<String>,
+    /// Where the team's notifications go (new urgent tips, digests, replies).
     pub notify: Vec<String>,
+    /// Where overdue notices go: the team's leads (`lead_notify`, or `notify` when not given).
+    pub lead_notify: Vec<String>,
 }
 
 /// Everything triage decides with, plus the version recorded on every result.
@@ -138,6 +141,7 @@ struct RawTeam {
     regions: Vec<String>,
     #[serde(default)]
     notify: Vec<String>,
+    lead_notify: Option<Vec<String>>,
 }
 
 /// A configuration file's name and text, for error messages with line numbers.
@@ -365,11 +369,24 @@ impl TriageRules {
                     ));
                 }
             }
+            for address in team.notify.iter().chain(team.lead_notify.iter().flatten()) {
+                if !validator::ValidateEmail::validate_email(address) {
+                    return Err(routing.error(
+                        team.code.span(),
+                        format!("team {code:?}: {address:?} is not an email address"),
+                    ));
+                }
+            }
+            let lead_notify = match team.lead_notify {
+                Some(leads) if !leads.is_empty() => leads,
+                _ => team.notify.clone(),
+            };
             teams.push(Team {
                 code,
                 name: team.name,
                 regions: team.regions,
                 notify: team.notify,
+                lead_notify,
             });
         }
         let fallback_team = raw_routing.fallback_team.get_ref().clone();

@@ -293,6 +293,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     settings.database.acquire_timeout_ms = 2000;
     settings.var_dir =
         std::env::temp_dir().join(format!("tipsa-test-var-{}", uuid::Uuid::new_v4()));
+    // No notification worker unless a test asks for one (tests/api/notifications.rs); if one
+    // runs with the file transport, it writes under the temporary var_dir above.
+    settings.notify.worker_in_serve = false;
     adjust(&mut settings);
     let mut random = [0u8; 64];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);

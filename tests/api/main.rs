@@ -13,6 +13,7 @@ mod idempotency;
 mod inspector;
 mod inspector_browser;
 mod migrations;
+mod notifications;
 mod openapi;
 mod people;
 mod policy_matrix;
