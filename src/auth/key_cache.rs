@@ -45,6 +45,16 @@ impl ApiKeyCache {
     }
 
     /// Remembers a successful verification.
+    /// Forgets the key with this id (after a revocation on this node; other nodes forget it
+    /// when their entry expires).
+    pub fn forget(&self, key_id: uuid::Uuid) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        entries.retain(|_, (_, caller)| caller.key_id != key_id);
+    }
+
     pub fn put(&self, token: &str, caller: &ApiCaller) {
         if self.ttl.is_zero() {
             return;

@@ -862,3 +862,74 @@ async fn every_admin_post_without_a_csrf_token_is_refused() {
     assert_eq!(revoked.status(), 200);
     assert_eq!(audit_count(&app, "revoke_api_key").await, 1);
 }
+
+/// A notification that gave up shows on the admin page; "try again" puts it back in the queue
+/// and writes an audit row.
+#[tokio::test]
+async fn a_dead_notification_is_listed_and_retried_from_the_admin_page() {
+    let app = spawn_app().await;
+    let mut body = valid_tip();
+    body["description"] = json!("En boende har uttryckt självmordstankar flera nätter i rad.");
+    body["ongoing"] = json!(true);
+    let created: serde_json::Value = app.submit(&body).await.json().await.unwrap();
+    let reference = created["reference"].as_str().unwrap().to_owned();
+    let mut conn = app.db.connect().await;
+    let dead = diesel::sql_query(
+        "UPDATE notification_jobs SET state = 'dead', attempts = 10, \
+         last_error = '550 mailbox unavailable' WHERE kind = 'urgent_tip'",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(dead, 1, "an urgent tip enqueued one urgent notification");
+
+    let admin = signed_in(&app, "admin@ivo.example", &["admin"], &[]).await;
+    let page = admin
+        .get(&app, "/inspektor/admin/utskick")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&reference) && page.contains("550 mailbox unavailable"),
+        "{page}"
+    );
+    let action = format!(
+        "/inspektor/admin/utskick/{}",
+        between(&page, "action=\"/inspektor/admin/utskick/", "\"").unwrap()
+    );
+    let retried = admin
+        .client
+        .post(app.url(&action))
+        .form(&[("csrf_token", csrf_token(&page).as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retried.status(), 200);
+    let page = retried.text().await.unwrap();
+    assert!(!page.contains("550 mailbox unavailable"), "no longer dead");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS n FROM notification_jobs WHERE state = $1",
+            "pending"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS n FROM audit_log WHERE action = $1",
+            "retry_notification"
+        )
+        .await,
+        1
+    );
+    // Other roles may not.
+    let lead = signed_in(&app, "lead@ivo.example", &["triage_lead"], &[]).await;
+    assert_eq!(
+        lead.get(&app, "/inspektor/admin/utskick").await.status(),
+        403
+    );
+}

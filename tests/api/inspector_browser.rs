@@ -199,6 +199,7 @@ async fn every_admin_page_passes_axe() {
         "/inspektor/admin/api-nycklar",
         "/inspektor/admin/konfiguration",
         "/inspektor/admin/granskningslogg",
+        "/inspektor/admin/utskick",
     ] {
         browser.goto(&app.url(path)).await;
         assert!(!browser.text("h1").await.is_empty(), "{path}");

@@ -126,6 +126,12 @@ fn routes() -> Vec<Route> {
             [303, 403, 200, 403, 200],
         ),
         plain(
+            "GET admin notifications",
+            "/inspektor/admin/utskick",
+            Call::Get,
+            [303, 403, 403, 403, 200],
+        ),
+        plain(
             "GET admin audit log",
             "/inspektor/admin/granskningslogg",
             Call::Get,
