@@ -95,6 +95,7 @@ async fn an_inspector_works_a_tip_from_login_to_outcome_in_the_browser() {
         browser.text(".queue-table").await.contains(&reference),
         "Swedish stemming finds the tip"
     );
+    browser.screenshot("workspace-queue.png").await;
     assert_no_violations(&browser, "queue filtered", &mut violations).await;
     browser.fill("#q", "brandlarm").await;
     browser
@@ -119,6 +120,12 @@ async fn an_inspector_works_a_tip_from_login_to_outcome_in_the_browser() {
             .await
             .contains("Vilka nätter gäller det?")
     );
+    browser
+        .client
+        .execute("window.scrollTo(0, 0); return true;", vec![])
+        .await
+        .unwrap();
+    browser.screenshot("workspace-tip.png").await;
 
     // The tipster reads it with the receipt code (a separate browser: no shared cookies).
     let tipster = Browser::start(false).await;
