@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use super::{ADMIN, Chrome, Section, SignedIn, forbidden, signed_in};
 use crate::auth::policy::{self, Action, Decision, Role, TipScope};
 use crate::db;
+use crate::domain::taxonomy::Label;
 use crate::domain::{Priority, TipStatus};
 use crate::queue;
 use crate::state::AppState;
@@ -87,6 +88,16 @@ fn choices(
         label,
     }));
     list
+}
+
+/// (code, label) pairs of a code list in the page's language.
+fn code_labels(list: &[Label], english: bool) -> Vec<(String, String)> {
+    list.iter()
+        .map(|l| {
+            let label = if english { &l.label_en } else { &l.label_sv };
+            (l.code.clone(), label.clone())
+        })
+        .collect()
 }
 
 /// The query string as the queue parser wants it: empty fields dropped, the checkbox as a bool.
@@ -217,16 +228,7 @@ pub async fn show(
             choices: choices(
                 t.get("queue.any"),
                 value("category"),
-                taxonomy.categories.iter().map(|c| {
-                    (
-                        c.code.clone(),
-                        if english {
-                            c.label_en.clone()
-                        } else {
-                            c.label_sv.clone()
-                        },
-                    )
-                }),
+                code_labels(&taxonomy.categories, english),
             ),
         },
         Filter {
@@ -235,16 +237,7 @@ pub async fn show(
             choices: choices(
                 t.get("queue.any"),
                 value("care_sector"),
-                taxonomy.care_sectors.iter().map(|c| {
-                    (
-                        c.code.clone(),
-                        if english {
-                            c.label_en.clone()
-                        } else {
-                            c.label_sv.clone()
-                        },
-                    )
-                }),
+                code_labels(&taxonomy.care_sectors, english),
             ),
         },
         Filter {

@@ -19,7 +19,7 @@ use crate::audit::{self, AuditAction};
 use crate::auth::accounts::{self, Account};
 use crate::auth::policy::{Action, Decision, Role, TipVerb};
 use crate::conversation::{self, ConversationError, MessageBody};
-use crate::db;
+use crate::db::{self, PooledConnection};
 use crate::domain::{FieldError, Outcome, Priority, ReporterContact, TipStatus};
 use crate::state::AppState;
 use crate::telemetry;
@@ -519,31 +519,30 @@ pub async fn show(
     .await
 }
 
-/// Checks CSRF and that the person may do `verb` to the tip; the refusal page otherwise.
+/// The signed-in person, the tip and a connection, once the CSRF token checks out and the
+/// person may do `verb` to the tip; otherwise the page that says why not.
 async fn guard(
     request: &HttpRequest,
     state: &AppState,
-    who: &SignedIn,
     csrf_token: Option<&str>,
-    id: Option<Uuid>,
+    path: &str,
     verb: TipVerb,
-) -> Result<(Uuid, AsyncPgConnectionGuard), HttpResponse> {
+) -> Result<(SignedIn, Uuid, PooledConnection), HttpResponse> {
+    let who = signed_in(request, state).await?;
     if !csrf::verify(request, csrf_token) {
-        return Err(csrf_failed(state, request, who));
+        return Err(csrf_failed(state, request, &who));
     }
-    let Some(id) = id else {
-        return Err(not_found(state, request, who));
+    let Some(id) = tip_id(path) else {
+        return Err(not_found(state, request, &who));
     };
     let mut conn = state.connection().await.map_err(|_| unavailable())?;
     match access::tip(&mut conn, &who.principal, id, verb).await {
-        Ok(Ok(_)) => Ok((id, conn)),
-        Ok(Err(Denied::NotFound)) => Err(not_found(state, request, who)),
-        Ok(Err(Denied::Forbidden)) => Err(forbidden(state, request, who)),
+        Ok(Ok(_)) => Ok((who, id, conn)),
+        Ok(Err(Denied::NotFound)) => Err(not_found(state, request, &who)),
+        Ok(Err(Denied::Forbidden)) => Err(forbidden(state, request, &who)),
         Err(_) => Err(unavailable()),
     }
 }
-
-type AsyncPgConnectionGuard = crate::db::PooledConnection;
 
 fn parse_change(form: &ChangeForm, me: &Account) -> Result<TipChange, Vec<FieldError>> {
     let reason = form.reason.clone().filter(|r| !r.trim().is_empty());
@@ -592,28 +591,16 @@ pub async fn change(
     path: web::Path<String>,
     form: web::Form<ChangeForm>,
 ) -> HttpResponse {
-    let who = match signed_in(&request, &state).await {
-        Ok(who) => who,
-        Err(response) => return response,
-    };
     let verb = if form.action == "assign" {
         TipVerb::Reassign
     } else {
         TipVerb::Change
     };
-    let (id, mut conn) = match guard(
-        &request,
-        &state,
-        &who,
-        form.csrf_token.as_deref(),
-        tip_id(&path),
-        verb,
-    )
-    .await
-    {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let (who, id, mut conn) =
+        match guard(&request, &state, form.csrf_token.as_deref(), &path, verb).await {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
     let again = async |errors: Vec<FieldError>, notice_key, status| {
         let extras = Extras {
             errors,
@@ -734,16 +721,11 @@ pub async fn ask(
     path: web::Path<String>,
     form: web::Form<AskForm>,
 ) -> HttpResponse {
-    let who = match signed_in(&request, &state).await {
-        Ok(who) => who,
-        Err(response) => return response,
-    };
-    let (id, mut conn) = match guard(
+    let (who, id, mut conn) = match guard(
         &request,
         &state,
-        &who,
         form.csrf_token.as_deref(),
-        tip_id(&path),
+        &path,
         TipVerb::Message,
     )
     .await
@@ -816,16 +798,11 @@ pub async fn reveal_contact(
     path: web::Path<String>,
     form: web::Form<RevealForm>,
 ) -> HttpResponse {
-    let who = match signed_in(&request, &state).await {
-        Ok(who) => who,
-        Err(response) => return response,
-    };
-    let (id, mut conn) = match guard(
+    let (who, id, mut conn) = match guard(
         &request,
         &state,
-        &who,
         form.csrf_token.as_deref(),
-        tip_id(&path),
+        &path,
         TipVerb::RevealContact,
     )
     .await
