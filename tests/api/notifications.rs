@@ -609,7 +609,15 @@ fn stalling_server() -> (u16, std::thread::JoinHandle<()>) {
 }
 
 fn worker_process(db_url: &str, smtp_port: u16, var_dir: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_tipsa"))
+    worker_command(db_url, smtp_port, var_dir)
+        .spawn()
+        .expect("starting tipsa worker")
+}
+
+/// `tipsa worker` against the test database and an SMTP port, with quick timings.
+fn worker_command(db_url: &str, smtp_port: u16, var_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tipsa"));
+    command
         .arg("worker")
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -627,9 +635,8 @@ fn worker_process(db_url: &str, smtp_port: u16, var_dir: &Path) -> Child {
         .env("TIPSA__NOTIFY__BACKOFF_BASE_MS", "100")
         .env("TIPSA__NOTIFY__BACKOFF_CAP_MS", "500")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting tipsa worker")
+        .stderr(Stdio::null());
+    command
 }
 
 #[tokio::test]
@@ -996,4 +1003,90 @@ async fn a_reply_reaches_the_assigned_inspector_in_their_language() {
         "{}",
         reply.subject()
     );
+}
+
+/// SIGTERM: the worker stops claiming, gives in-flight sends the grace period, releases the
+/// leases it still holds and exits — so another worker sends those jobs at once, long before
+/// the (here ten-minute) lease would have run out.
+#[tokio::test]
+async fn a_terminated_worker_releases_its_leases_for_the_next_one() {
+    let app = spawn_app_with(|_| {}).await;
+    for n in 0..10 {
+        submit_ok(&app, &urgent_tip(n)).await;
+    }
+    let (stalling_port, _stalling) = stalling_server();
+    let var = temp_dir("worker-term");
+    let mut first = worker_command(&app.db.url, stalling_port, &var)
+        .env("TIPSA__NOTIFY__LEASE_SECONDS", "600")
+        .env("TIPSA__NOTIFY__SMTP__TIMEOUT_SECONDS", "60")
+        .env("TIPSA__NOTIFY__SHUTDOWN_GRACE_SECONDS", "1")
+        .spawn()
+        .unwrap();
+    wait_until("leases held", Duration::from_secs(30), || async {
+        count(
+            &app,
+            "SELECT count(*) AS n FROM notification_jobs WHERE locked_by IS NOT NULL",
+        )
+        .await
+            > 0
+    })
+    .await;
+    let terminated = Command::new("kill")
+        .args(["-TERM", &first.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = first.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the worker did not stop"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS n FROM notification_jobs WHERE locked_by IS NOT NULL"
+        )
+        .await,
+        0,
+        "every lease released"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS n FROM notification_jobs WHERE state = 'sent'"
+        )
+        .await,
+        0
+    );
+
+    let port = free_port();
+    let sink = SmtpSink::start(port, &temp_dir("smtp-term").join("mail"), false);
+    let _second = KillOnDrop(
+        worker_command(&app.db.url, port, &var)
+            .env("TIPSA__NOTIFY__LEASE_SECONDS", "600")
+            .spawn()
+            .unwrap(),
+    );
+    wait_until(
+        "every job sent by the next worker",
+        Duration::from_secs(30),
+        || async {
+            count(
+                &app,
+                "SELECT count(*) AS n FROM notification_jobs WHERE state = 'sent'",
+            )
+            .await
+                == 10
+        },
+    )
+    .await;
+    let ids: HashSet<String> = sink.messages().iter().map(Mail::message_id).collect();
+    assert_eq!(ids.len(), 10);
 }
