@@ -12,7 +12,7 @@ WHERE e.tip_id = t.id AND t.status <> 'new';
 CREATE FUNCTION tips_mark_first_review() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    NEW.first_reviewed_at := now();
+    NEW.first_reviewed_at := coalesce(NEW.first_reviewed_at, now());
     RETURN NEW;
 END;
 $$;
