@@ -130,10 +130,6 @@ pub async fn show(
         if who.account.has(Role::Admin) {
             return see_other(ADMIN, []);
         }
-        // Analysts start at the situation report.
-        if who.may(Action::ReadStats) == Decision::Allow {
-            return see_other(super::situation::PATH, []);
-        }
         return forbidden(&state, &request, &who);
     }
     let pairs = normalised_pairs(&query);
