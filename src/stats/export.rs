@@ -120,7 +120,7 @@ pub fn csv(table: &Table, taxonomy: &Taxonomy, headers: Headers) -> String {
     let sep = headers.separator();
     let mut heading: Vec<String> = Vec::new();
     if table.selection.period.is_some() {
-        heading.push(if english { "Period" } else { "Period" }.into());
+        heading.push("Period".into());
         heading.push(
             if english {
                 "Period start"

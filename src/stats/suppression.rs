@@ -130,7 +130,8 @@ mod tests {
     #[test]
     fn the_table_of_cases() {
         // (table, threshold, expected hidden pattern)
-        let cases: Vec<(Vec<&[i64]>, i64, Vec<&str>)> = vec![
+        type Case<'a> = (Vec<&'a [i64]>, i64, Vec<&'a str>);
+        let cases: Vec<Case> = vec![
             // nothing small: nothing hidden
             (vec![&[10, 20], &[30, 40]], 5, vec!["..", ".."]),
             // zero is not hidden, and 5 is not below the threshold

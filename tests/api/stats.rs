@@ -217,7 +217,8 @@ async fn every_aggregate_matches_counts_computed_from_the_stored_tips() {
     let facts = varied_tips(&app).await;
     let lead = people::signed_in(&app, "lead@ivo.example", &["triage_lead"], &[]).await;
     let range = (day("2026-10-01"), day("2026-10-31"));
-    let cases: Vec<(Vec<&str>, Option<&str>, Vec<(&str, &[&str])>)> = vec![
+    type Case<'a> = (Vec<&'a str>, Option<&'a str>, Vec<(&'a str, &'a [&'a str])>);
+    let cases: Vec<Case> = vec![
         (vec!["region_code", "category"], Some("week"), vec![]),
         (vec!["category"], Some("day"), vec![]),
         (vec!["outbreak"], Some("month"), vec![]),

@@ -202,11 +202,12 @@ pub async fn show(
         threshold
     ));
     let mut tagged_selection = base.grouped(&[], Some(period));
-    if !tagged_selection.filters.contains_key(&Dimension::Outbreak) {
-        let codes: Vec<String> = taxonomy.outbreaks.iter().map(|o| o.code.clone()).collect();
-        if !codes.is_empty() {
-            tagged_selection.filters.insert(Dimension::Outbreak, codes);
-        }
+    let codes: Vec<String> = taxonomy.outbreaks.iter().map(|o| o.code.clone()).collect();
+    if !codes.is_empty() {
+        tagged_selection
+            .filters
+            .entry(Dimension::Outbreak)
+            .or_insert(codes);
     }
     let tagged = if tagged_selection.filters.contains_key(&Dimension::Outbreak) {
         Some(load!(stats::table(
