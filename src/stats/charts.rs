@@ -76,7 +76,7 @@ pub fn stacked_columns(
     series: &[Series],
 ) -> String {
     let (width, plot_left, plot_top, plot_height) = (720u32, 48.0, 12.0, 220.0);
-    let legend_rows = series.len().div_ceil(3) as u32;
+    let legend_rows = series.len().div_ceil(2) as u32;
     let height = 290 + legend_rows * 20;
     let totals: Vec<i64> = (0..columns.len())
         .map(|c| {
@@ -108,9 +108,7 @@ pub fn stacked_columns(
                 PALETTE[s % PALETTE.len()]
             );
         }
-        // Label every column when few, else every fourth.
-        let every = if columns.len() > 16 { 4 } else { 1 };
-        if c % every == 0 {
+        if c % label_every(label, slot) == 0 {
             let _ = write!(
                 svg,
                 "<text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
@@ -123,6 +121,12 @@ pub fn stacked_columns(
     legend(&mut svg, series.iter().map(|s| s.name.as_str()), 270.0);
     svg.push_str("</svg>");
     svg
+}
+
+/// Label every n-th column so labels (about 7 px a character) do not overlap.
+fn label_every(label: &str, slot: f64) -> usize {
+    let needed = label.chars().count() as f64 * 7.0 + 8.0;
+    ((needed / slot.max(1.0)).ceil() as usize).max(1)
 }
 
 fn axis(svg: &mut String, left: f64, top: f64, width: f64, height: f64, max: f64) {
@@ -143,8 +147,8 @@ fn axis(svg: &mut String, left: f64, top: f64, width: f64, height: f64, max: f64
 
 fn legend<'a>(svg: &mut String, names: impl Iterator<Item = &'a str>, top: f64) {
     for (i, name) in names.enumerate() {
-        let x = 48.0 + (i % 3) as f64 * 224.0;
-        let y = top + (i / 3) as f64 * 20.0;
+        let x = 48.0 + (i % 2) as f64 * 336.0;
+        let y = top + (i / 2) as f64 * 20.0;
         let _ = write!(
             svg,
             "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"12\" height=\"12\" fill=\"{}\"/>\
@@ -229,8 +233,7 @@ pub fn line(
             }
             None => pen_down = false,
         }
-        let every = if points.len() > 16 { 4 } else { 1 };
-        if i % every == 0 {
+        if i % label_every(label, step) == 0 {
             let _ = write!(
                 svg,
                 "<text class=\"tick\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",

@@ -622,6 +622,12 @@ async fn roles_limit_what_the_situation_report_shows() {
 
     // An analyst may read statistics but not the queue or a tip.
     problem(analyst.get(&app, "/api/v1/tips").await, 403).await;
+    // The short addresses lead to the page.
+    for path in ["/lagesbild", "/en/situation-report"] {
+        let response = analyst.manual.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 303, "{path}");
+        assert_eq!(response.headers()["location"], "/inspektor/lagesbild");
+    }
 }
 
 #[tokio::test]
@@ -820,4 +826,78 @@ async fn deadlines_and_facility_signals_match_the_stored_tips() {
         signals[0].clusters, 1,
         "three tips within the window form a cluster"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_works_in_a_browser_with_a_filter_and_passes_axe() {
+    use crate::browser::Browser;
+    let app = spawn_app().await;
+    let today = Utc::now()
+        .with_timezone(&chrono_tz::Europe::Stockholm)
+        .date_naive();
+    let places = [
+        ("01", "0180"),
+        ("03", "0380"),
+        ("12", "1280"),
+        ("14", "1480"),
+    ];
+    let categories = [
+        "staffing",
+        "medication",
+        "infection_control",
+        "neglect_abuse",
+    ];
+    let priorities = ["critical", "high", "normal", "normal", "low"];
+    for i in 0..240usize {
+        let (region, municipality) = places[(i * 7) % 4];
+        store(
+            &app,
+            &Shape {
+                region,
+                municipality,
+                category: categories[(i / 2) % 4],
+                sector: ["elderly_residential", "primary_care", "home_care"][i % 3],
+                role: "staff",
+                outbreak: (i % 3 == 0).then_some("influenza-2026"),
+                facility: ["Solgläntans äldreboende", "Vårdcentralen Ängen"][i % 2],
+                day: today - Duration::days((i as i64 * 5) % 56),
+                priority: priorities[i % 5],
+                outcome: (i % 4 == 0).then_some("risk_signal"),
+            },
+        )
+        .await;
+    }
+    people::create_person(&app, "analys@ivo.example", &["analyst"], &[]).await;
+
+    let browser = Browser::start_sized(true, 1280, 2600).await;
+    crate::inspector_browser::log_in(&browser, &app, "analys@ivo.example").await;
+    browser.goto(&app.url("/inspektor/lagesbild")).await;
+    assert_eq!(browser.text("h1").await, "Lägesbild");
+    assert_eq!(browser.count("svg[role=img]").await, 5);
+    assert_eq!(browser.count(".stats-chart table").await, 7);
+    let violations = browser.axe_violations().await;
+    assert!(violations.is_empty(), "{}", Value::Array(violations));
+    let all = browser.text(".stats-summary .count").await;
+    assert_eq!(all, "240");
+
+    // Filter on Stockholms län: every chart follows.
+    browser.select("#region_code", "01").await;
+    browser
+        .navigate_by("form.stats-filters button[type=submit]")
+        .await;
+    let in_01 = browser.text(".stats-summary .count").await;
+    assert_eq!(in_01, "60");
+    assert!(
+        browser
+            .exists("#region_code option[value='01'][selected]")
+            .await
+    );
+    let violations = browser.axe_violations().await;
+    assert!(violations.is_empty(), "{}", Value::Array(violations));
+    browser.select("#region_code", "").await;
+    browser
+        .navigate_by("form.stats-filters button[type=submit]")
+        .await;
+    browser.screenshot("lagesbild.png").await;
+    browser.close().await;
 }
