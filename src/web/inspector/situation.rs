@@ -156,51 +156,11 @@ pub async fn show(
     let disclosure = policy::stats_disclosure(&who.principal);
     let suppress = disclosure.suppress;
     let threshold = state.settings.stats.suppression_threshold;
-    let Ok(mut conn) = state.connection().await else {
-        return unavailable();
-    };
     let taxonomy = &state.taxonomy;
     let label = |d: Dimension, code: &Option<String>| match code {
         Some(code) => code_label(taxonomy, d, code, english),
         None => t.get("stats_page.none").to_owned(),
     };
-
-    macro_rules! load {
-        ($future:expr) => {
-            match $future.await {
-                Ok(value) => value,
-                Err(error) => {
-                    tracing::warn!(error = %error, "reading the situation report failed");
-                    return unavailable();
-                }
-            }
-        };
-    }
-
-    let by_category = load!(stats::table(
-        &mut conn,
-        &base.grouped(&[Dimension::Category], Some(period)),
-        suppress,
-        threshold
-    ));
-    let by_region = load!(stats::table(
-        &mut conn,
-        &base.grouped(&[Dimension::Region], None),
-        suppress,
-        threshold
-    ));
-    let by_priority = load!(stats::table(
-        &mut conn,
-        &base.grouped(&[Dimension::Priority], None),
-        suppress,
-        threshold
-    ));
-    let per_period = load!(stats::table(
-        &mut conn,
-        &base.grouped(&[], Some(period)),
-        suppress,
-        threshold
-    ));
     let mut tagged_selection = base.grouped(&[], Some(period));
     let codes: Vec<String> = taxonomy.outbreaks.iter().map(|o| o.code.clone()).collect();
     if !codes.is_empty() {
@@ -209,35 +169,82 @@ pub async fn show(
             .entry(Dimension::Outbreak)
             .or_insert(codes);
     }
-    let tagged = if tagged_selection.filters.contains_key(&Dimension::Outbreak) {
-        Some(load!(stats::table(
-            &mut conn,
-            &tagged_selection,
-            suppress,
-            threshold
-        )))
-    } else {
-        None
+
+    // Three groups of queries, each on its own connection, at the same time: the rollup's
+    // series, the priority mix and deadlines, and the facility ranking.
+    let failed = |error: &dyn std::fmt::Display| {
+        tracing::warn!(error = %error, "reading the situation report failed");
     };
-    let trend_rows = load!(trends::trends(
-        &mut conn,
-        &base.grouped(&[Dimension::Category], None),
-        suppress,
-        threshold
-    ));
-    let teams = load!(deadlines::per_team(
-        &mut conn,
-        &base,
-        Utc::now(),
-        suppress,
-        threshold
-    ));
-    let signals = load!(facilities::signals(
-        &mut conn,
-        &base,
-        &disclosure,
-        threshold
-    ));
+    let rollup_part = async {
+        let mut conn = state.connection().await.map_err(|e| failed(&e))?;
+        let conn = &mut conn;
+        let by_category = stats::table(
+            conn,
+            &base.grouped(&[Dimension::Category], Some(period)),
+            suppress,
+            threshold,
+        )
+        .await
+        .map_err(|e| failed(&e))?;
+        let by_region = stats::table(
+            conn,
+            &base.grouped(&[Dimension::Region], None),
+            suppress,
+            threshold,
+        )
+        .await
+        .map_err(|e| failed(&e))?;
+        let per_period = stats::table(conn, &base.grouped(&[], Some(period)), suppress, threshold)
+            .await
+            .map_err(|e| failed(&e))?;
+        let tagged = if tagged_selection.filters.contains_key(&Dimension::Outbreak) {
+            Some(
+                stats::table(conn, &tagged_selection, suppress, threshold)
+                    .await
+                    .map_err(|e| failed(&e))?,
+            )
+        } else {
+            None
+        };
+        let trend_rows = trends::trends(
+            conn,
+            &base.grouped(&[Dimension::Category], None),
+            suppress,
+            threshold,
+        )
+        .await
+        .map_err(|e| failed(&e))?;
+        Ok::<_, ()>((by_category, by_region, per_period, tagged, trend_rows))
+    };
+    let index_part = async {
+        let mut conn = state.connection().await.map_err(|e| failed(&e))?;
+        let by_priority = stats::table(
+            &mut conn,
+            &base.grouped(&[Dimension::Priority], None),
+            suppress,
+            threshold,
+        )
+        .await
+        .map_err(|e| failed(&e))?;
+        let teams = deadlines::per_team(&mut conn, &base, Utc::now(), suppress, threshold)
+            .await
+            .map_err(|e| failed(&e))?;
+        Ok::<_, ()>((by_priority, teams))
+    };
+    let facility_part = async {
+        let mut conn = state.connection().await.map_err(|e| failed(&e))?;
+        facilities::signals(&mut conn, &base, &disclosure, threshold)
+            .await
+            .map_err(|e| failed(&e))
+    };
+    let Ok((
+        (by_category, by_region, per_period, tagged, trend_rows),
+        (by_priority, teams),
+        signals,
+    )) = tokio::try_join!(rollup_part, index_part, facility_part)
+    else {
+        return unavailable();
+    };
 
     let mut charts_out = Vec::new();
     let periods: Vec<chrono::NaiveDate> = {
