@@ -31,6 +31,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub intake: IntakeSettings,
     pub notify: NotifySettings,
+    pub stats: StatsSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -156,6 +157,15 @@ pub struct OutbreakSettings {
     pub code: String,
     pub label_sv: String,
     pub label_en: String,
+}
+
+/// The situation report (lägesbild) and `GET /api/v1/stats`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsSettings {
+    /// Cells counting 1 to this minus one tips are shown as "<threshold" to everyone but
+    /// triage leads (primary suppression), plus the cells that would give them away.
+    pub suppression_threshold: i64,
 }
 
 /// Email notifications: the outbox worker, the mail transport and the messages (DESIGN §6).
@@ -295,6 +305,9 @@ impl Settings {
         }
         if self.server.body_limit_bytes < 1024 {
             bail!("server.body_limit_bytes must be at least 1024");
+        }
+        if !(2..=100).contains(&self.stats.suppression_threshold) {
+            bail!("stats.suppression_threshold must be 2 to 100");
         }
         let mut seen = std::collections::HashSet::new();
         for outbreak in &self.intake.outbreaks {

@@ -20,6 +20,7 @@ pub mod queue;
 pub mod ratelimit;
 pub mod startup;
 pub mod state;
+pub mod stats;
 pub mod telemetry;
 pub mod triage;
 pub mod web;

@@ -9,6 +9,7 @@ pub mod messages;
 pub mod openapi;
 pub mod problem;
 pub mod queue;
+pub mod stats;
 pub mod taxonomy;
 pub mod tips;
 
@@ -52,6 +53,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::get().to(messages::list_messages))
                         .route(web::post().to(messages::post_message)),
                 )
+                .service(resource("/stats", "GET").route(web::get().to(stats::get_stats)))
+                .service(resource("/stats/export", "GET").route(web::get().to(stats::export_stats)))
                 .service(resource("/follow-up", "POST").route(web::post().to(follow_up::follow_up)))
                 .service(
                     resource("/follow-up/messages", "POST").route(web::post().to(follow_up::reply)),

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{follow_up, health, messages, problem, queue, taxonomy, tips};
+use super::{follow_up, health, messages, problem, queue, stats, taxonomy, tips};
 use crate::domain::{self, FieldError};
 
 #[derive(OpenApi)]
@@ -26,6 +26,8 @@ use crate::domain::{self, FieldError};
         follow_up::follow_up,
         follow_up::reply,
         taxonomy::get_taxonomy,
+        stats::get_stats,
+        stats::export_stats,
         health::healthz,
         health::readyz,
     ),
@@ -57,6 +59,9 @@ use crate::domain::{self, FieldError};
         tips::ClusterResponse,
         tips::ClusterMember,
         crate::triage::RuleHit,
+        crate::stats::export::StatsResponse,
+        crate::stats::export::StatsCell,
+        crate::stats::export::TrendEntry,
     )),
     modifiers(&BearerApiKey),
     tags(
@@ -65,6 +70,7 @@ use crate::domain::{self, FieldError};
         (name = "messages", description = "Questions to the tipster"),
         (name = "follow-up", description = "The tipster's side, with the receipt code"),
         (name = "taxonomy", description = "Code lists"),
+        (name = "stats", description = "Situation report: aggregates with disclosure control, and their export"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]

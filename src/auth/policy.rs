@@ -185,6 +185,47 @@ pub fn tip_scope(principal: &Principal) -> TipScope {
     }
 }
 
+/// What the situation report may show a principal who may `ReadStats`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsDisclosure {
+    /// Small counts are suppressed (everyone but triage leads).
+    pub suppress: bool,
+    /// Every facility's name (triage leads).
+    pub all_facility_names: bool,
+    /// Names of facilities with at least one tip in these teams (inspectors).
+    pub facility_names_of_teams: Vec<String>,
+    /// Names of facilities with at least the suppression threshold of tips (analysts, systems).
+    pub facility_names_above_threshold: bool,
+}
+
+/// The situation report's disclosure rules for `principal` (only meaningful with ReadStats).
+pub fn stats_disclosure(principal: &Principal) -> StatsDisclosure {
+    match principal {
+        Principal::System(_) => StatsDisclosure {
+            suppress: true,
+            all_facility_names: false,
+            facility_names_of_teams: Vec::new(),
+            facility_names_above_threshold: true,
+        },
+        Principal::Person(person) if person.has(Role::TriageLead) => StatsDisclosure {
+            suppress: false,
+            all_facility_names: true,
+            facility_names_of_teams: Vec::new(),
+            facility_names_above_threshold: false,
+        },
+        Principal::Person(person) => StatsDisclosure {
+            suppress: true,
+            all_facility_names: false,
+            facility_names_of_teams: if person.has(Role::Inspector) {
+                person.teams.clone()
+            } else {
+                Vec::new()
+            },
+            facility_names_above_threshold: person.has(Role::Analyst),
+        },
+    }
+}
+
 /// Decides one action.
 pub fn decide(principal: &Principal, action: Action<'_>) -> Decision {
     let allow = |yes: bool| {
@@ -325,6 +366,29 @@ mod tests {
         );
         assert_eq!(
             decide(&person(&[Role::Inspector], &["syd"]), Action::ManageApiKeys),
+            Decision::Forbidden
+        );
+    }
+
+    #[test]
+    fn only_triage_leads_see_unsuppressed_statistics() {
+        let lead = stats_disclosure(&person(&[Role::TriageLead, Role::Analyst], &[]));
+        assert!(!lead.suppress && lead.all_facility_names);
+        let analyst = stats_disclosure(&person(&[Role::Analyst], &["syd"]));
+        assert!(analyst.suppress && !analyst.all_facility_names);
+        assert!(analyst.facility_names_above_threshold);
+        assert!(analyst.facility_names_of_teams.is_empty());
+        let inspector = stats_disclosure(&person(&[Role::Inspector], &["syd"]));
+        assert!(inspector.suppress && !inspector.facility_names_above_threshold);
+        assert_eq!(inspector.facility_names_of_teams, vec!["syd".to_owned()]);
+        let reader = stats_disclosure(&system(&[Scope::StatsRead]));
+        assert!(reader.suppress && !reader.all_facility_names);
+        assert_eq!(
+            decide(&person(&[Role::Admin], &[]), Action::ReadStats),
+            Decision::Forbidden
+        );
+        assert_eq!(
+            decide(&system(&[Scope::TipsRead]), Action::ReadStats),
             Decision::Forbidden
         );
     }

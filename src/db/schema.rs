@@ -245,6 +245,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    tip_daily_counts (day, region_code, category, outbreak) {
+        day -> Date,
+        region_code -> Text,
+        category -> Text,
+        outbreak -> Text,
+        tips -> Int4,
+    }
+}
+
 diesel::joinable!(municipalities -> regions (region_code));
 diesel::joinable!(tip_messages -> tips (tip_id));
 diesel::joinable!(tip_events -> tips (tip_id));
@@ -273,6 +283,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     notification_jobs,
     notification_digest_entries,
+    tip_daily_counts,
 );
 
 /// Every table above with its columns, in declaration order (for the schema drift test).
@@ -346,6 +357,8 @@ pub const TABLE_COLUMNS: &[(&str, &[&str])] = &[
             "version",
             // generated tsvector; queried with raw SQL, so not in the table! above
             "search",
+            // set by a trigger; read by the situation report's raw SQL only
+            "first_reviewed_at",
         ],
     ),
     ("tip_clusters", &["id", "facility_key", "created_at"]),
@@ -449,5 +462,9 @@ pub const TABLE_COLUMNS: &[(&str, &[&str])] = &[
     (
         "notification_digest_entries",
         &["tip_id", "team", "created_at", "job_id"],
+    ),
+    (
+        "tip_daily_counts",
+        &["day", "region_code", "category", "outbreak", "tips"],
     ),
 ];

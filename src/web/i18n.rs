@@ -152,7 +152,7 @@ pub struct Translations {
 }
 
 /// Each language's files: the public pages, the inspector pages, the admin pages.
-pub const SV_SOURCES: [(&str, &str); 3] = [
+pub const SV_SOURCES: [(&str, &str); 4] = [
     ("locales/sv.toml", include_str!("../../locales/sv.toml")),
     (
         "locales/inspector.sv.toml",
@@ -162,8 +162,12 @@ pub const SV_SOURCES: [(&str, &str); 3] = [
         "locales/admin.sv.toml",
         include_str!("../../locales/admin.sv.toml"),
     ),
+    (
+        "locales/stats.sv.toml",
+        include_str!("../../locales/stats.sv.toml"),
+    ),
 ];
-pub const EN_SOURCES: [(&str, &str); 3] = [
+pub const EN_SOURCES: [(&str, &str); 4] = [
     ("locales/en.toml", include_str!("../../locales/en.toml")),
     (
         "locales/inspector.en.toml",
@@ -172,6 +176,10 @@ pub const EN_SOURCES: [(&str, &str); 3] = [
     (
         "locales/admin.en.toml",
         include_str!("../../locales/admin.en.toml"),
+    ),
+    (
+        "locales/stats.en.toml",
+        include_str!("../../locales/stats.en.toml"),
     ),
 ];
 

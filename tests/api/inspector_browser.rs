@@ -11,7 +11,7 @@ use crate::helpers::{TestApp, spawn_app, valid_tip};
 use crate::people;
 
 /// Logs in through the pages; enrols the second factor on the first login.
-async fn log_in(browser: &Browser, app: &TestApp, email: &str) {
+pub(crate) async fn log_in(browser: &Browser, app: &TestApp, email: &str) {
     browser.goto(&app.url("/inspektor/logga-in")).await;
     browser.fill("#email", email).await;
     browser.fill("#password", people::PASSWORD).await;

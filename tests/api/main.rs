@@ -20,6 +20,7 @@ mod policy_matrix;
 mod privacy;
 mod project_files;
 mod queue;
+mod stats;
 mod submit_tip;
 mod taxonomy;
 mod web_pages;

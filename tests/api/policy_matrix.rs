@@ -138,6 +138,18 @@ fn routes() -> Vec<Route> {
             [303, 403, 403, 403, 200],
         ),
         plain(
+            "GET situation report",
+            "/inspektor/lagesbild",
+            Call::Get,
+            [303, 200, 200, 200, 403],
+        ),
+        plain(
+            "API GET /stats",
+            "/api/v1/stats",
+            Call::Get,
+            [401, 200, 200, 200, 403],
+        ),
+        plain(
             "API GET /tips (queue)",
             "/api/v1/tips",
             Call::Get,

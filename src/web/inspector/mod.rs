@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod login;
 pub mod queue;
+pub mod situation;
 pub mod tip;
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -66,7 +67,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/inspektor/tips/{id}/kontakt",
             web::post().to(tip::reveal_contact),
-        );
+        )
+        .route(situation::PATH, web::get().to(situation::show))
+        // The short addresses of the situation report, in both languages, lead into the
+        // workspace (which is in the person's language).
+        .service(web::redirect("/lagesbild", situation::PATH).see_other())
+        .service(web::redirect("/en/situation-report", situation::PATH).see_other());
     admin::configure(cfg);
 }
 
@@ -199,6 +205,7 @@ pub struct Chrome<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
     Queue,
+    Situation,
     Admin,
     None,
 }
@@ -219,6 +226,13 @@ impl<'a> Chrome<'a> {
                 href: HOME,
                 label: t.get("inspector.nav_queue").to_owned(),
                 current: section == Section::Queue,
+            });
+        }
+        if who.may(Action::ReadStats) == Decision::Allow {
+            nav.push(NavLink {
+                href: situation::PATH,
+                label: t.get("stats_page.nav").to_owned(),
+                current: section == Section::Situation,
             });
         }
         if who.account.has(Role::Admin) {

@@ -1,0 +1,13 @@
+DROP INDEX tips_stats_idx;
+DROP TRIGGER tips_daily_counts_truncate ON tips;
+DROP TRIGGER tips_daily_counts_update ON tips;
+DROP TRIGGER tips_daily_counts_delete ON tips;
+DROP TRIGGER tips_daily_counts_insert ON tips;
+DROP FUNCTION tip_daily_counts_truncate();
+DROP FUNCTION tip_daily_counts_update();
+DROP FUNCTION tip_daily_counts_delete();
+DROP FUNCTION tip_daily_counts_insert();
+DROP TABLE tip_daily_counts;
+DROP TRIGGER tips_first_review ON tips;
+DROP FUNCTION tips_mark_first_review();
+ALTER TABLE tips DROP COLUMN first_reviewed_at;

@@ -1,0 +1,240 @@
+//! `GET /api/v1/stats` and `GET /api/v1/stats/export`: the situation report's aggregates for
+//! other systems (scope `stats:read`) and for signed-in people who may read statistics, with
+//! the disclosure control of the caller's role. Exports are audited.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+use utoipa::IntoParams;
+
+use super::auth::authorize;
+use super::problem::{ApiError, Problem};
+use crate::audit::{self, AuditAction, Entry};
+use crate::auth::Scope;
+use crate::auth::policy::{self, Action, Principal};
+use crate::domain::FieldError;
+use crate::state::{AppState, today_in_sweden};
+use crate::stats::export::{self, Headers, StatsResponse};
+use crate::stats::{self, Selection, query, trends};
+use crate::telemetry;
+
+/// The selection (all optional). Every dimension is also a filter: `category=staffing,hygiene`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents the query string; parsing is by hand for field-level errors
+pub struct StatsParams {
+    /// Up to four of region_code, municipality_code, category, care_sector, priority, outcome,
+    /// outbreak, channel, reporter_role; comma-separated.
+    group_by: Option<String>,
+    /// day, week (ISO) or month. Without it, the whole range is one period.
+    period: Option<String>,
+    /// First day, YYYY-MM-DD (Swedish calendar), inclusive. Default: the Monday twelve weeks
+    /// before this week.
+    from: Option<String>,
+    /// Last day, YYYY-MM-DD, inclusive (default today). At most 1096 days after `from`.
+    to: Option<String>,
+    /// Filter: län codes.
+    region_code: Option<String>,
+    /// Filter: kommun codes.
+    municipality_code: Option<String>,
+    category: Option<String>,
+    care_sector: Option<String>,
+    priority: Option<String>,
+    outcome: Option<String>,
+    /// Filter: outbreak tags.
+    outbreak: Option<String>,
+    /// Filter: web or api.
+    channel: Option<String>,
+    reporter_role: Option<String>,
+    /// true: also the same groups in the range before and a year earlier.
+    trend: Option<bool>,
+}
+
+/// The export's own parameters, besides the selection.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ExportParams {
+    /// csv (default) or json.
+    format: Option<String>,
+    /// CSV headers: sv (default; `;`-separated as Swedish Excel expects) or en (`,`).
+    headers: Option<String>,
+}
+
+fn flag(pairs: &[(String, String)], key: &str, errors: &mut Vec<FieldError>) -> bool {
+    match pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+    {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            errors.push(FieldError::new(
+                key,
+                "invalid_type",
+                "must be true or false",
+            ));
+            false
+        }
+    }
+}
+
+fn selection(
+    state: &AppState,
+    pairs: &[(String, String)],
+    extra: &[&str],
+    mut errors: Vec<FieldError>,
+) -> Result<Selection, ApiError> {
+    match query::parse(state, pairs, today_in_sweden(), extra) {
+        Ok(selection) if errors.is_empty() => Ok(selection),
+        Ok(_) => Err(ApiError::Validation(errors)),
+        Err(more) => {
+            errors.extend(more);
+            Err(ApiError::Validation(errors))
+        }
+    }
+}
+
+/// Tip counts by any combination of dimensions and period, suppressed for the caller's role.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stats",
+    tag = "stats",
+    params(StatsParams),
+    responses(
+        (status = 200, description = "The counts; cells of 1–4 tips (the configured threshold) are suppressed except for triage leads, and so are cells that would reveal them", body = StatsResponse),
+        (status = 401, description = "Missing or invalid API key or session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks stats:read, or the person's role may not read statistics", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["stats:read"]))
+)]
+pub async fn get_stats(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<Vec<(String, String)>>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&principal, Action::ReadStats, Scope::StatsRead)?;
+    let mut errors = Vec::new();
+    let with_trend = flag(&query, "trend", &mut errors);
+    let selection = selection(&state, &query, &["trend"], errors)?;
+    let disclosure = policy::stats_disclosure(&principal);
+    let threshold = state.settings.stats.suppression_threshold;
+    let mut conn = state.connection().await?;
+    let table = stats::table(&mut conn, &selection, disclosure.suppress, threshold).await?;
+    let trend = if with_trend {
+        Some(trends::trends(&mut conn, &selection, disclosure.suppress, threshold).await?)
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(export::json(&table, trend.as_deref())))
+}
+
+/// The same selection as a download (CSV with a byte-order mark, or JSON); audited.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stats/export",
+    tag = "stats",
+    params(StatsParams, ExportParams),
+    responses(
+        (status = 200, description = "A CSV file (text/csv, UTF-8 with BOM) or the JSON of GET /api/v1/stats, as an attachment", content_type = "text/csv"),
+        (status = 401, description = "Missing or invalid API key or session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks stats:read, or the person's role may not read statistics", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["stats:read"]))
+)]
+pub async fn export_stats(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<Vec<(String, String)>>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&principal, Action::ReadStats, Scope::StatsRead)?;
+    let mut errors = Vec::new();
+    let value = |key: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    let csv = match value("format") {
+        None | Some("csv") => true,
+        Some("json") => false,
+        Some(_) => {
+            errors.push(FieldError::new(
+                "format",
+                "unknown_format",
+                "must be csv or json",
+            ));
+            true
+        }
+    };
+    let headers = match value("headers").map(Headers::parse) {
+        None => Headers::Swedish,
+        Some(Some(headers)) => headers,
+        Some(None) => {
+            errors.push(FieldError::new(
+                "headers",
+                "unknown_language",
+                "must be sv or en",
+            ));
+            Headers::Swedish
+        }
+    };
+    let selection = selection(&state, &query, &["format", "headers"], errors)?;
+    let disclosure = policy::stats_disclosure(&principal);
+    let threshold = state.settings.stats.suppression_threshold;
+    let mut conn = state.connection().await?;
+    let table = stats::table(&mut conn, &selection, disclosure.suppress, threshold).await?;
+    let request_id = telemetry::request_id(&request);
+    let actor = principal.actor();
+    let parameters: serde_json::Map<String, serde_json::Value> = selection
+        .to_pairs()
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
+        .collect();
+    audit::record(
+        &mut conn,
+        &state.crypto,
+        &Entry {
+            actor: &actor,
+            action: AuditAction::Export,
+            tip_id: None,
+            detail: json!({
+                "export": "stats",
+                "format": if csv { "csv" } else { "json" },
+                "selection": parameters,
+                "cells": table.cells.len(),
+                "suppressed": table.suppressed,
+            }),
+            request_id: request_id.as_deref(),
+        },
+    )
+    .await?;
+    let stem = format!("lagesbild-{}-{}", selection.from, selection.to);
+    let (body, content_type, extension) = if csv {
+        (
+            export::csv(&table, &state.taxonomy, headers),
+            "text/csv; charset=utf-8",
+            "csv",
+        )
+    } else {
+        let body = serde_json::to_string_pretty(&export::json(&table, None))
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        (body, "application/json", "json")
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{stem}.{extension}\""),
+        ))
+        .body(body))
+}

@@ -1,0 +1,903 @@
+//! The situation report: every aggregate against counts computed here in Rust from the tips
+//! the test stored (never with the service's SQL), the rollup against the tips table, disclosure
+//! control (primary and secondary) per role, exports (CSV with BOM, audited) and bad input.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
+use diesel::sql_types::{BigInt, Text, Timestamptz};
+use diesel_async::RunQueryDsl;
+use serde_json::{Value, json};
+use tipsa::auth::Scope;
+
+use crate::helpers::{TestApp, create_key, field_errors, problem, spawn_app, valid_tip};
+use crate::people;
+
+/// One stored tip as the test knows it.
+#[derive(Debug, Clone)]
+struct Fact {
+    id: String,
+    day: NaiveDate,
+    dims: BTreeMap<&'static str, Option<String>>,
+}
+
+struct Shape<'a> {
+    region: &'a str,
+    municipality: &'a str,
+    category: &'a str,
+    sector: &'a str,
+    role: &'a str,
+    outbreak: Option<&'a str>,
+    facility: &'a str,
+    day: NaiveDate,
+    priority: &'a str,
+    outcome: Option<&'a str>,
+}
+
+fn day(text: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+}
+
+/// Submits a tip through the API, then sets when it arrived, its priority and its outcome
+/// directly (as time passing and inspectors working would).
+async fn store(app: &TestApp, shape: &Shape<'_>) -> Fact {
+    let mut tip = valid_tip();
+    let object = tip.as_object_mut().unwrap();
+    object.remove("occurred_on");
+    object.insert("ongoing".into(), json!(false));
+    object.insert("region_code".into(), json!(shape.region));
+    object.insert("municipality_code".into(), json!(shape.municipality));
+    object.insert("category".into(), json!(shape.category));
+    object.insert("care_sector".into(), json!(shape.sector));
+    object.insert("reporter_role".into(), json!(shape.role));
+    object.insert("facility_name".into(), json!(shape.facility));
+    if let Some(outbreak) = shape.outbreak {
+        object.insert("outbreak".into(), json!(outbreak));
+    }
+    let response = app.submit(&tip).await;
+    assert_eq!(response.status().as_u16(), 201);
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Noon in Stockholm on the day.
+    let at = chrono_tz::Europe::Stockholm
+        .from_local_datetime(&shape.day.and_hms_opt(12, 0, 0).unwrap())
+        .unwrap()
+        .with_timezone(&Utc);
+    let rank = match shape.priority {
+        "critical" => 0,
+        "high" => 1,
+        "normal" => 2,
+        _ => 3,
+    };
+    let mut conn = app.db.connect().await;
+    diesel::sql_query(
+        "UPDATE tips SET submitted_at = $1, updated_at = $1, due_at = $1 + interval '1 day', \
+         priority = $2, priority_rank = $3::smallint, \
+         status = CASE WHEN $4 = '' THEN status ELSE 'closed' END, outcome = NULLIF($4, '') \
+         WHERE id = $5::uuid",
+    )
+    .bind::<Timestamptz, _>(at)
+    .bind::<Text, _>(shape.priority)
+    .bind::<BigInt, _>(rank)
+    .bind::<Text, _>(shape.outcome.unwrap_or(""))
+    .bind::<Text, _>(&id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let some = |s: &str| Some(s.to_owned());
+    let dims = BTreeMap::from([
+        ("region_code", some(shape.region)),
+        ("municipality_code", some(shape.municipality)),
+        ("category", some(shape.category)),
+        ("care_sector", some(shape.sector)),
+        ("priority", some(shape.priority)),
+        ("outcome", shape.outcome.map(str::to_owned)),
+        ("outbreak", shape.outbreak.map(str::to_owned)),
+        ("channel", some("api")),
+        ("reporter_role", some(shape.role)),
+    ]);
+    Fact {
+        id,
+        day: shape.day,
+        dims,
+    }
+}
+
+/// Thirty-six varied tips over two and a half weeks.
+async fn varied_tips(app: &TestApp) -> Vec<Fact> {
+    let places = [("01", "0180"), ("03", "0380"), ("12", "1280")];
+    let categories = ["staffing", "medication", "infection_control"];
+    let sectors = ["elderly_residential", "primary_care"];
+    let roles = ["staff", "relative", "patient"];
+    let priorities = ["critical", "high", "normal", "low"];
+    let mut facts = Vec::new();
+    for i in 0..36usize {
+        let (region, municipality) = places[i % 3];
+        let shape = Shape {
+            region,
+            municipality,
+            category: categories[(i / 3) % 3],
+            sector: sectors[i % 2],
+            role: roles[(i / 2) % 3],
+            outbreak: (i % 4 == 0).then_some("covid-19"),
+            facility: "Solgläntans äldreboende",
+            day: day("2026-10-01") + Duration::days((i % 18) as i64),
+            priority: priorities[i % 4],
+            outcome: match i % 5 {
+                0 => Some("risk_signal"),
+                1 => Some("no_action"),
+                _ => None,
+            },
+        };
+        facts.push(store(app, &shape).await);
+    }
+    facts
+}
+
+/// The first day of the period a day falls in.
+fn period_start(day: NaiveDate, period: &str) -> NaiveDate {
+    match period {
+        "week" => day - Duration::days(i64::from(day.weekday().num_days_from_monday())),
+        "month" => day.with_day(1).unwrap(),
+        _ => day,
+    }
+}
+
+type Counts = BTreeMap<(Option<String>, Vec<Option<String>>), i64>;
+
+/// Counts computed here, from the facts.
+fn expected(
+    facts: &[Fact],
+    group_by: &[&str],
+    period: Option<&str>,
+    filters: &[(&str, &[&str])],
+    (from, to): (NaiveDate, NaiveDate),
+) -> Counts {
+    let mut counts = Counts::new();
+    for fact in facts {
+        if fact.day < from || fact.day > to {
+            continue;
+        }
+        let passes = filters.iter().all(|(dim, codes)| {
+            fact.dims[dim]
+                .as_deref()
+                .is_some_and(|value| codes.contains(&value))
+        });
+        if !passes {
+            continue;
+        }
+        let key = (
+            period.map(|p| period_start(fact.day, p).to_string()),
+            group_by.iter().map(|d| fact.dims[d].clone()).collect(),
+        );
+        *counts.entry(key).or_default() += 1;
+    }
+    counts
+}
+
+/// The counts of an API answer.
+fn answered(body: &Value, group_by: &[&str]) -> Counts {
+    body["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|cell| {
+            (
+                (
+                    cell["period_start"].as_str().map(str::to_owned),
+                    group_by
+                        .iter()
+                        .map(|d| cell["dimensions"][d].as_str().map(str::to_owned))
+                        .collect(),
+                ),
+                cell["tips"].as_i64().expect("an unsuppressed count"),
+            )
+        })
+        .collect()
+}
+
+async fn stats(
+    client: &reqwest::Client,
+    app: &TestApp,
+    token: Option<&str>,
+    query: &str,
+) -> reqwest::Response {
+    let mut request = client.get(app.url(&format!("/api/v1/stats?{query}")));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn every_aggregate_matches_counts_computed_from_the_stored_tips() {
+    let app = spawn_app().await;
+    let facts = varied_tips(&app).await;
+    let lead = people::signed_in(&app, "lead@ivo.example", &["triage_lead"], &[]).await;
+    let range = (day("2026-10-01"), day("2026-10-31"));
+    type Case<'a> = (Vec<&'a str>, Option<&'a str>, Vec<(&'a str, &'a [&'a str])>);
+    let cases: Vec<Case> = vec![
+        (vec!["region_code", "category"], Some("week"), vec![]),
+        (vec!["category"], Some("day"), vec![]),
+        (vec!["outbreak"], Some("month"), vec![]),
+        (vec!["priority"], None, vec![]),
+        (vec!["care_sector", "outcome"], None, vec![]),
+        (
+            vec!["municipality_code", "reporter_role"],
+            Some("week"),
+            vec![],
+        ),
+        (
+            vec!["channel"],
+            None,
+            vec![("category", &["staffing", "medication"])],
+        ),
+        (
+            vec!["region_code"],
+            Some("week"),
+            vec![("outbreak", &["covid-19"])],
+        ),
+        (
+            vec!["priority", "care_sector"],
+            None,
+            vec![("region_code", &["01"]), ("reporter_role", &["staff"])],
+        ),
+        (vec![], Some("week"), vec![("outcome", &["risk_signal"])]),
+        (vec![], None, vec![]),
+    ];
+    for (group_by, period, filters) in cases {
+        let mut query = format!("from={}&to={}", range.0, range.1);
+        if !group_by.is_empty() {
+            query.push_str(&format!("&group_by={}", group_by.join(",")));
+        }
+        if let Some(period) = period {
+            query.push_str(&format!("&period={period}"));
+        }
+        for (dim, codes) in &filters {
+            query.push_str(&format!("&{dim}={}", codes.join(",")));
+        }
+        let response = lead.get(&app, &format!("/api/v1/stats?{query}")).await;
+        assert_eq!(response.status().as_u16(), 200, "{query}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body["suppression_applied"], false,
+            "a triage lead sees exact counts"
+        );
+        let want = expected(&facts, &group_by, period, &filters, range);
+        assert_eq!(answered(&body, &group_by), want, "{query}");
+        let total: i64 = want.values().sum();
+        assert_eq!(body["total"], total, "{query}");
+    }
+
+    // A narrower date range cuts at Swedish days.
+    let narrow = (day("2026-10-05"), day("2026-10-11"));
+    let response = lead
+        .get(
+            &app,
+            "/api/v1/stats?from=2026-10-05&to=2026-10-11&group_by=category",
+        )
+        .await;
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        answered(&body, &["category"]),
+        expected(&facts, &["category"], None, &[], narrow)
+    );
+
+    // Trends: the range, the range before it and a year earlier.
+    let response = lead
+        .get(
+            &app,
+            "/api/v1/stats?from=2026-10-12&to=2026-10-18&group_by=category&trend=true",
+        )
+        .await;
+    let body: Value = response.json().await.unwrap();
+    let current = expected(
+        &facts,
+        &["category"],
+        None,
+        &[],
+        (day("2026-10-12"), day("2026-10-18")),
+    );
+    let previous = expected(
+        &facts,
+        &["category"],
+        None,
+        &[],
+        (day("2026-10-05"), day("2026-10-11")),
+    );
+    for entry in body["trend"].as_array().unwrap() {
+        let key = (
+            None,
+            vec![entry["dimensions"]["category"].as_str().map(str::to_owned)],
+        );
+        assert_eq!(entry["current"], current.get(&key).copied().unwrap_or(0));
+        assert_eq!(entry["previous"], previous.get(&key).copied().unwrap_or(0));
+        assert_eq!(entry["year_ago"], 0);
+    }
+}
+
+#[tokio::test]
+async fn the_rollup_answers_as_the_tips_table_does_through_inserts_updates_and_deletes() {
+    let app = spawn_app().await;
+    let facts = varied_tips(&app).await;
+    let range = "from=2026-10-01&to=2026-10-31";
+    // Filtering on channel (every tip came by API) forces the tips table.
+    let compare = |label: &'static str| {
+        let app = &app;
+        async move {
+            let rollup: Value = app
+                .get(&format!(
+                    "/api/v1/stats?{range}&group_by=region_code,category,outbreak&period=day"
+                ))
+                .await
+                .json()
+                .await
+                .unwrap();
+            let table: Value = app
+                .get(&format!(
+                    "/api/v1/stats?{range}&group_by=region_code,category,outbreak&period=day&channel=web,api"
+                ))
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(rollup["source"], "rollup");
+            assert_eq!(table["source"], "tips");
+            assert_eq!(rollup["cells"], table["cells"], "{label}");
+        }
+    };
+    compare("after inserts").await;
+    let mut conn = app.db.connect().await;
+    diesel::sql_query(
+        "UPDATE tips SET category = 'leadership', submitted_at = submitted_at - interval '2 days', \
+         outbreak = NULL WHERE id = $1::uuid",
+    )
+    .bind::<Text, _>(&facts[0].id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    compare("after an update").await;
+    diesel::sql_query("DELETE FROM tip_events WHERE tip_id = $1::uuid")
+        .bind::<Text, _>(&facts[1].id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    diesel::sql_query("DELETE FROM notification_jobs WHERE tip_id = $1::uuid")
+        .bind::<Text, _>(&facts[1].id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    diesel::sql_query("DELETE FROM notification_digest_entries WHERE tip_id = $1::uuid")
+        .bind::<Text, _>(&facts[1].id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    diesel::sql_query("DELETE FROM tips WHERE id = $1::uuid")
+        .bind::<Text, _>(&facts[1].id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    compare("after a delete").await;
+}
+
+/// Region 01: staffing 10, medication 2; region 03: staffing 6, medication 8.
+async fn small_cell_tips(app: &TestApp) {
+    let plan = [
+        ("01", "0180", "staffing", 10),
+        ("01", "0180", "medication", 2),
+        ("03", "0380", "staffing", 6),
+        ("03", "0380", "medication", 8),
+    ];
+    for (region, municipality, category, n) in plan {
+        for i in 0..n {
+            store(
+                app,
+                &Shape {
+                    region,
+                    municipality,
+                    category,
+                    sector: "primary_care",
+                    role: "staff",
+                    outbreak: None,
+                    facility: "Vårdcentralen Ängen",
+                    day: day("2026-10-05") + Duration::days(i % 5),
+                    priority: "normal",
+                    outcome: None,
+                },
+            )
+            .await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn small_cells_and_the_cells_that_would_reveal_them_are_suppressed_except_for_leads() {
+    let app = spawn_app().await;
+    small_cell_tips(&app).await;
+    let query = "from=2026-10-01&to=2026-10-31&group_by=region_code,category";
+    let key = create_key(&app.db, &[Scope::StatsRead]).await;
+    let analyst = people::signed_in(&app, "analys@ivo.example", &["analyst"], &[]).await;
+    let lead = people::signed_in(&app, "lead@ivo.example", &["triage_lead"], &[]).await;
+
+    let by_key: Value = stats(&app.client, &app, Some(&key), query)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let by_analyst: Value = analyst
+        .get(&app, &format!("/api/v1/stats?{query}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    for body in [&by_key, &by_analyst] {
+        assert_eq!(body["suppression_applied"], true);
+        assert_eq!(body["threshold"], 5);
+        let cells = body["cells"].as_array().unwrap();
+        assert_eq!(cells.len(), 4);
+        // The 2 is primary; 10 (its row), 8 (its column) and then 6 are secondary: with any
+        // one of them shown, the 2 follows from the län and category totals.
+        for cell in cells {
+            assert_eq!(cell["suppressed"], true, "{cell}");
+            assert!(cell["tips"].is_null());
+            assert_eq!(cell["display"], "<5");
+        }
+        assert_eq!(body["total"], 26);
+    }
+    // One dimension: the 2 and the smallest other category cell in län 01.
+    let body: Value = stats(
+        &app.client,
+        &app,
+        Some(&key),
+        "from=2026-10-01&to=2026-10-31&group_by=category&region_code=01",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let shown: Vec<(String, Value)> = body["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["dimensions"]["category"].as_str().unwrap().to_owned(),
+                c["tips"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        vec![
+            ("medication".into(), Value::Null),
+            ("staffing".into(), Value::Null)
+        ]
+    );
+    // A lead sees every number.
+    let by_lead: Value = lead
+        .get(&app, &format!("/api/v1/stats?{query}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_lead["suppression_applied"], false);
+    let mut counts: Vec<i64> = by_lead["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["tips"].as_i64().unwrap())
+        .collect();
+    counts.sort();
+    assert_eq!(counts, vec![2, 6, 8, 10]);
+}
+
+#[tokio::test]
+async fn a_configured_threshold_changes_what_is_suppressed() {
+    let app = crate::helpers::spawn_app_with(|s| s.stats.suppression_threshold = 3).await;
+    small_cell_tips(&app).await;
+    let key = create_key(&app.db, &[Scope::StatsRead]).await;
+    let body: Value = stats(
+        &app.client,
+        &app,
+        Some(&key),
+        "from=2026-10-01&to=2026-10-31&group_by=region_code,category",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(body["threshold"], 3);
+    // The 2 is below 3: it and its partners are hidden as "<3".
+    assert!(
+        body["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["display"] == "<3")
+    );
+}
+
+#[tokio::test]
+async fn roles_limit_what_the_situation_report_shows() {
+    let app = spawn_app().await;
+    // Six tips about a facility in Stockholm (team ost), two about one in Malmö (team syd).
+    for i in 0..6 {
+        store(
+            &app,
+            &Shape {
+                region: "01",
+                municipality: "0180",
+                category: "staffing",
+                sector: "elderly_residential",
+                role: "staff",
+                outbreak: None,
+                facility: "Solgläntans äldreboende",
+                day: Utc::now().date_naive() - Duration::days(i),
+                priority: "high",
+                outcome: None,
+            },
+        )
+        .await;
+    }
+    for i in 0..2 {
+        store(
+            &app,
+            &Shape {
+                region: "12",
+                municipality: "1280",
+                category: "medication",
+                sector: "home_care",
+                role: "relative",
+                outbreak: None,
+                facility: "Hemtjänsten Norra distriktet",
+                day: Utc::now().date_naive() - Duration::days(i),
+                priority: "normal",
+                outcome: None,
+            },
+        )
+        .await;
+    }
+    let analyst = people::signed_in(&app, "analys@ivo.example", &["analyst"], &[]).await;
+    let inspector_syd = people::signed_in(&app, "syd@ivo.example", &["inspector"], &["syd"]).await;
+    let inspector_nord =
+        people::signed_in(&app, "nord@ivo.example", &["inspector"], &["nord"]).await;
+    let lead = people::signed_in(&app, "lead@ivo.example", &["triage_lead"], &[]).await;
+    let admin = people::signed_in(&app, "admin@ivo.example", &["admin"], &[]).await;
+
+    let page = |person: &people::Person| {
+        let app = &app;
+        let client = person.client.clone();
+        async move {
+            let response = client
+                .get(app.url("/inspektor/lagesbild"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), 200);
+            response.text().await.unwrap()
+        }
+    };
+    let description = valid_tip()["description"].as_str().unwrap().to_owned();
+
+    // An analyst: the six-tip facility by name, the two-tip one without; no text, ever.
+    let html = page(&analyst).await;
+    assert!(
+        html.contains("Solgläntans äldreboende"),
+        "named above the threshold"
+    );
+    assert!(!html.contains("Hemtjänsten Norra distriktet"));
+    assert!(!html.contains(&description));
+    assert!(html.contains("&lt;5"), "small counts are suppressed");
+    assert!(html.contains("role=\"img\""));
+
+    // An inspector in syd sees the name of the facility in their team only.
+    let html = page(&inspector_syd).await;
+    assert!(html.contains("Hemtjänsten Norra distriktet"));
+    assert!(!html.contains("Solgläntans äldreboende"));
+    assert!(html.contains("&lt;5"));
+    let html = page(&inspector_nord).await;
+    assert!(
+        !html.contains("Hemtjänsten Norra distriktet") && !html.contains("Solgläntans äldreboende")
+    );
+
+    // A lead sees everything unsuppressed.
+    let html = page(&lead).await;
+    assert!(
+        html.contains("Hemtjänsten Norra distriktet") && html.contains("Solgläntans äldreboende")
+    );
+    assert!(!html.contains("&lt;5"));
+
+    // An admin without another role may not read statistics; nor a key without stats:read;
+    // nor anyone without credentials.
+    let response = admin.get(&app, "/api/v1/stats").await;
+    problem(response, 403).await;
+    let response = admin.get(&app, "/inspektor/lagesbild").await;
+    assert_eq!(response.status().as_u16(), 403);
+    let reader = create_key(&app.db, &[Scope::TipsRead]).await;
+    let body = problem(stats(&app.client, &app, Some(&reader), "").await, 403).await;
+    assert!(body["detail"].as_str().unwrap().contains("stats:read"));
+    problem(stats(&app.client, &app, None, "").await, 401).await;
+
+    // An analyst may read statistics but not the queue or a tip.
+    problem(analyst.get(&app, "/api/v1/tips").await, 403).await;
+    // The short addresses lead to the page.
+    for path in ["/lagesbild", "/en/situation-report"] {
+        let response = analyst.manual.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 303, "{path}");
+        assert_eq!(response.headers()["location"], "/inspektor/lagesbild");
+    }
+}
+
+#[tokio::test]
+async fn exports_are_csv_with_a_bom_or_json_and_every_export_is_audited() {
+    let app = spawn_app().await;
+    small_cell_tips(&app).await;
+    let key = create_key(&app.db, &[Scope::StatsRead]).await;
+    let base = "/api/v1/stats/export?from=2026-10-01&to=2026-10-31&group_by=region_code,category&period=week";
+    let get = |path: String| {
+        let app = &app;
+        let key = key.clone();
+        async move {
+            app.client
+                .get(app.url(&path))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let response = get(format!("{base}&format=csv&headers=sv")).await;
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"lagesbild-2026-10-01-2026-10-31.csv\"")
+    );
+    let bytes = response.bytes().await.unwrap();
+    assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "UTF-8 byte-order mark");
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "Period;Periodens första dag;Län (kod);Län;Kategori (kod);Kategori;Antal tips"
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert!(rows.iter().any(|r| r.starts_with("2026-W41;2026-10-05;01;Stockholms län;medication;Läkemedel;<5")), "{rows:?}");
+    assert!(
+        !text.contains(";2\r\n") && !text.contains(";2\n"),
+        "the 2 is suppressed"
+    );
+
+    let response = get(format!("{base}&format=csv&headers=en")).await;
+    let text = response.text().await.unwrap();
+    assert!(text.starts_with("\u{feff}Period,Period start,County (län) (code),County (län),Category (code),Category,Tips\r\n"), "{text}");
+
+    let response = get(format!("{base}&format=json")).await;
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(".json")
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["suppression_applied"], true);
+
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        actor: String,
+        #[diesel(sql_type = Text)]
+        detail: String,
+    }
+    let mut conn = app.db.connect().await;
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT actor, detail FROM audit_log WHERE action = 'export' ORDER BY seq",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r.actor.starts_with("api_key:")));
+    let detail: Value = serde_json::from_str(&rows[0].detail).unwrap();
+    assert_eq!(detail["format"], "csv");
+    assert_eq!(detail["selection"]["group_by"], "region_code,category");
+}
+
+#[tokio::test]
+async fn bad_parameters_are_named_field_by_field() {
+    let app = spawn_app().await;
+    let cases = [
+        (
+            "group_by=region_code,shoe_size",
+            "group_by",
+            "unknown_dimension",
+        ),
+        ("group_by=category,category", "group_by", "repeated"),
+        (
+            "group_by=region_code,category,priority,outcome,channel",
+            "group_by",
+            "too_many",
+        ),
+        ("period=year", "period", "unknown_period"),
+        ("from=2026-13-01", "from", "invalid_date"),
+        ("from=2026-10-10&to=2026-10-01", "to", "before_from"),
+        ("from=2020-01-01&to=2026-01-01", "to", "range_too_long"),
+        ("category=plague", "category", "unknown_code"),
+        ("region_code=", "region_code", "empty"),
+        ("colour=red", "colour", "unknown_field"),
+        ("trend=maybe", "trend", "invalid_type"),
+    ];
+    for (query, field, code) in cases {
+        let body = problem(app.get(&format!("/api/v1/stats?{query}")).await, 422).await;
+        assert!(
+            field_errors(&body).contains(&(field.to_owned(), code.to_owned())),
+            "{query}: {body}"
+        );
+    }
+    for (query, field, code) in [
+        ("format=xlsx", "format", "unknown_format"),
+        ("headers=de", "headers", "unknown_language"),
+    ] {
+        let body = problem(app.get(&format!("/api/v1/stats/export?{query}")).await, 422).await;
+        assert!(
+            field_errors(&body).contains(&(field.to_owned(), code.to_owned())),
+            "{query}"
+        );
+    }
+    // The page answers bad input with the form and its errors, not a 500.
+    let lead = people::signed_in(&app, "lead@ivo.example", &["triage_lead"], &[]).await;
+    let response = lead.get(&app, "/inspektor/lagesbild?from=nonsense").await;
+    assert_eq!(response.status().as_u16(), 422);
+    assert!(response.text().await.unwrap().contains("ÅÅÅÅ-MM-DD"));
+}
+
+#[tokio::test]
+async fn deadlines_and_facility_signals_match_the_stored_tips() {
+    let app = spawn_app().await;
+    let today = Utc::now().date_naive();
+    let mut facts = Vec::new();
+    for i in 0..8 {
+        facts.push(
+            store(
+                &app,
+                &Shape {
+                    region: "01",
+                    municipality: "0180",
+                    category: "staffing",
+                    sector: "elderly_residential",
+                    role: "staff",
+                    outbreak: None,
+                    facility: "Solgläntans äldreboende",
+                    day: today - Duration::days(3),
+                    priority: ["critical", "high"][i % 2],
+                    outcome: None,
+                },
+            )
+            .await,
+        );
+    }
+    // Reviewed after 2, 4, 6 … 12 hours (deadline: one day), two never reviewed (late).
+    let mut conn = app.db.connect().await;
+    for (i, fact) in facts.iter().enumerate().take(6) {
+        diesel::sql_query(
+            "UPDATE tips SET first_reviewed_at = submitted_at + make_interval(hours => $1::int), status = 'in_review' WHERE id = $2::uuid",
+        )
+        .bind::<BigInt, _>(2 * (i as i64 + 1))
+        .bind::<Text, _>(&fact.id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let selection = tipsa::stats::Selection::default_for(today);
+    let teams = tipsa::stats::deadlines::per_team(&mut conn, &selection, Utc::now(), true, 5)
+        .await
+        .unwrap();
+    assert_eq!(teams.len(), 1);
+    assert_eq!(teams[0].team, "ost");
+    assert_eq!(teams[0].tips, Some(8));
+    // Median of 2, 4, 6, 8, 10, 12 hours.
+    assert_eq!(teams[0].median_hours, Some(7.0));
+    // Six in time out of eight decided.
+    assert_eq!(teams[0].share_in_time, Some(75.0));
+
+    let disclosure = tipsa::auth::policy::StatsDisclosure {
+        suppress: true,
+        all_facility_names: false,
+        facility_names_of_teams: Vec::new(),
+        facility_names_above_threshold: true,
+    };
+    let signals = tipsa::stats::facilities::signals(&mut conn, &selection, &disclosure, 5)
+        .await
+        .unwrap();
+    assert_eq!(signals.len(), 1);
+    assert_eq!(signals[0].name.as_deref(), Some("Solgläntans äldreboende"));
+    assert_eq!(signals[0].tips, Some(8));
+    // Four critical, four high: both below 5, so both hidden.
+    assert_eq!(signals[0].priorities, [None, None, Some(0), Some(0)]);
+    assert_eq!(
+        signals[0].clusters, 1,
+        "three tips within the window form a cluster"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_works_in_a_browser_with_a_filter_and_passes_axe() {
+    use crate::browser::Browser;
+    let app = spawn_app().await;
+    let today = Utc::now()
+        .with_timezone(&chrono_tz::Europe::Stockholm)
+        .date_naive();
+    let places = [
+        ("01", "0180"),
+        ("03", "0380"),
+        ("12", "1280"),
+        ("14", "1480"),
+    ];
+    let categories = [
+        "staffing",
+        "medication",
+        "infection_control",
+        "neglect_abuse",
+    ];
+    let priorities = ["critical", "high", "normal", "normal", "low"];
+    for i in 0..240usize {
+        let (region, municipality) = places[(i * 7) % 4];
+        store(
+            &app,
+            &Shape {
+                region,
+                municipality,
+                category: categories[(i / 2) % 4],
+                sector: ["elderly_residential", "primary_care", "home_care"][i % 3],
+                role: "staff",
+                outbreak: (i % 3 == 0).then_some("influenza-2026"),
+                facility: ["Solgläntans äldreboende", "Vårdcentralen Ängen"][i % 2],
+                day: today - Duration::days((i as i64 * 5) % 56),
+                priority: priorities[i % 5],
+                outcome: (i % 4 == 0).then_some("risk_signal"),
+            },
+        )
+        .await;
+    }
+    people::create_person(&app, "analys@ivo.example", &["analyst"], &[]).await;
+
+    let browser = Browser::start_sized(true, 1280, 2600).await;
+    crate::inspector_browser::log_in(&browser, &app, "analys@ivo.example").await;
+    browser.goto(&app.url("/inspektor/lagesbild")).await;
+    assert_eq!(browser.text("h1").await, "Lägesbild");
+    assert_eq!(browser.count("svg[role=img]").await, 5);
+    assert_eq!(browser.count(".stats-chart table").await, 7);
+    let violations = browser.axe_violations().await;
+    assert!(violations.is_empty(), "{}", Value::Array(violations));
+    let all = browser.text(".stats-summary .count").await;
+    assert_eq!(all, "240");
+
+    // Filter on Stockholms län: every chart follows.
+    browser.select("#region_code", "01").await;
+    browser
+        .navigate_by("form.stats-filters button[type=submit]")
+        .await;
+    let in_01 = browser.text(".stats-summary .count").await;
+    assert_eq!(in_01, "60");
+    assert!(
+        browser
+            .exists("#region_code option[value='01'][selected]")
+            .await
+    );
+    let violations = browser.axe_violations().await;
+    assert!(violations.is_empty(), "{}", Value::Array(violations));
+    browser.select("#region_code", "").await;
+    browser
+        .navigate_by("form.stats-filters button[type=submit]")
+        .await;
+    browser.screenshot("lagesbild.png").await;
+    browser.close().await;
+}
