@@ -56,6 +56,11 @@ impl Tipsa {
             .env("TIPSA__SERVER__HOST", "127.0.0.1")
             .env("TIPSA__LOG__FILTER", "warn")
             .env("TIPSA__LOG__FORMAT", "json");
+        // BENCH_WORKER_IN_SERVE=false: measure the service without the notification worker
+        // that `tipsa serve` runs by default (it sends the urgent tips' emails meanwhile).
+        if std::env::var("BENCH_WORKER_IN_SERVE").is_ok_and(|v| v == "false") {
+            command.env("TIPSA__NOTIFY__WORKER_IN_SERVE", "false");
+        }
         command
     }
 
