@@ -454,8 +454,6 @@ async fn each_login_step_issues_a_new_session_token_and_logout_ends_it() {
 
     // Logout ends the session on the server: the old cookie no longer works.
     let page = anna.get(&app, "/inspektor").await.text().await.unwrap();
-    let cookie_before = page.len();
-    assert!(cookie_before > 0);
     let out = anna
         .client
         .post(app.url("/inspektor/logga-ut"))

@@ -18,7 +18,9 @@ use super::{csrf, html, see_other, unavailable};
 use crate::auth::accounts::Account;
 use crate::auth::policy::{self, Action, Decision, Principal, Role};
 use crate::auth::sessions::{self, Stage};
+use crate::domain::taxonomy::Label;
 use crate::state::AppState;
+use crate::web::views::Choice;
 
 pub const HOME: &str = "/inspektor";
 pub const LOGIN: &str = "/inspektor/logga-in";
@@ -163,6 +165,51 @@ pub fn encode_component(text: &str) -> String {
         }
     }
     out
+}
+
+/// A select filter of a workspace form (the queue, the situation report).
+pub struct Filter {
+    pub id: &'static str,
+    pub label: String,
+    pub choices: Vec<Choice>,
+}
+
+/// The choices of a filter: "any" first (selected when nothing is), then `options`.
+pub fn choices(
+    any_label: &str,
+    selected: Option<&str>,
+    options: impl IntoIterator<Item = (String, String)>,
+) -> Vec<Choice> {
+    let mut list = vec![Choice {
+        code: String::new(),
+        label: any_label.to_owned(),
+        selected: selected.is_none(),
+    }];
+    list.extend(options.into_iter().map(|(code, label)| Choice {
+        selected: selected == Some(code.as_str()),
+        code,
+        label,
+    }));
+    list
+}
+
+/// (code, label) pairs of a code list in the page's language.
+pub fn code_labels(list: &[Label], english: bool) -> Vec<(String, String)> {
+    list.iter()
+        .map(|l| {
+            let label = if english { &l.label_en } else { &l.label_sv };
+            (l.code.clone(), label.clone())
+        })
+        .collect()
+}
+
+/// A query string from key/value pairs, percent-encoded.
+pub fn query_string(pairs: &[(String, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Only paths inside the workspace are followed after login (no open redirect).

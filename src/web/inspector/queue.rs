@@ -7,15 +7,16 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
 
-use super::{ADMIN, Chrome, Section, SignedIn, forbidden, signed_in};
+use super::{
+    ADMIN, Chrome, Filter, Section, SignedIn, choices, code_labels, forbidden, query_string,
+    signed_in,
+};
 use crate::auth::policy::{self, Action, Decision, Role, TipScope};
 use crate::db;
-use crate::domain::taxonomy::Label;
 use crate::domain::{Priority, TipStatus};
 use crate::queue;
 use crate::state::AppState;
 use crate::web::i18n::Texts;
-use crate::web::views::Choice;
 use crate::web::{csrf, html, see_other, unavailable};
 
 /// One row of the queue table.
@@ -34,13 +35,6 @@ pub struct QueueRowView {
     pub submitted: String,
     pub in_cluster: bool,
     pub assignee: String,
-}
-
-/// A select filter.
-pub struct Filter {
-    pub id: &'static str,
-    pub label: String,
-    pub choices: Vec<Choice>,
 }
 
 pub struct Count {
@@ -72,34 +66,6 @@ pub fn local_time(time: DateTime<Utc>) -> String {
         .to_string()
 }
 
-fn choices(
-    any_label: &str,
-    selected: Option<&str>,
-    options: impl IntoIterator<Item = (String, String)>,
-) -> Vec<Choice> {
-    let mut list = vec![Choice {
-        code: String::new(),
-        label: any_label.to_owned(),
-        selected: selected.is_none(),
-    }];
-    list.extend(options.into_iter().map(|(code, label)| Choice {
-        selected: selected == Some(code.as_str()),
-        code,
-        label,
-    }));
-    list
-}
-
-/// (code, label) pairs of a code list in the page's language.
-fn code_labels(list: &[Label], english: bool) -> Vec<(String, String)> {
-    list.iter()
-        .map(|l| {
-            let label = if english { &l.label_en } else { &l.label_sv };
-            (l.code.clone(), label.clone())
-        })
-        .collect()
-}
-
 /// The query string as the queue parser wants it: empty fields dropped, the checkbox as a bool.
 fn normalised_pairs(pairs: &[(String, String)]) -> Vec<(String, String)> {
     pairs
@@ -110,20 +76,6 @@ fn normalised_pairs(pairs: &[(String, String)]) -> Vec<(String, String)> {
             _ => (key.clone(), value.clone()),
         })
         .collect()
-}
-
-fn query_string(pairs: &[(String, String)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{}={}",
-                super::encode_component(k),
-                super::encode_component(v)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&")
 }
 
 /// GET /inspektor: the queue.

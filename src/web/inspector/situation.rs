@@ -8,7 +8,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
 
-use super::{Chrome, Section, SignedIn, encode_component, forbidden, signed_in};
+use super::{
+    Chrome, Filter, Section, SignedIn, choices, code_labels, forbidden, query_string, signed_in,
+};
 use crate::auth::policy::{self, Action, Decision};
 use crate::domain::{Outcome, Priority};
 use crate::state::{AppState, today_in_sweden};
@@ -22,13 +24,6 @@ use crate::web::views::Choice;
 use crate::web::{csrf, html, unavailable};
 
 pub const PATH: &str = "/inspektor/lagesbild";
-
-/// A select filter of the form.
-pub struct Filter {
-    pub id: &'static str,
-    pub label: String,
-    pub choices: Vec<Choice>,
-}
 
 /// A chart and its table.
 pub struct Chart {
@@ -75,32 +70,6 @@ pub struct SituationPage<'a> {
     pub trends: Vec<TrendView>,
     pub facilities: Vec<FacilityView>,
     pub export_links: Vec<(String, String)>,
-}
-
-fn choices(
-    any: &str,
-    selected: Option<&str>,
-    options: impl IntoIterator<Item = (String, String)>,
-) -> Vec<Choice> {
-    let mut list = vec![Choice {
-        code: String::new(),
-        label: any.to_owned(),
-        selected: selected.is_none(),
-    }];
-    list.extend(options.into_iter().map(|(code, label)| Choice {
-        selected: selected == Some(code.as_str()),
-        code,
-        label,
-    }));
-    list
-}
-
-fn query_string(pairs: &[(String, String)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v)))
-        .collect::<Vec<_>>()
-        .join("&")
 }
 
 fn percent(value: Option<f64>) -> String {
@@ -555,13 +524,6 @@ pub async fn show(
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     };
-    let lang_label = |sv: &str, en: &str| {
-        if english {
-            en.to_owned()
-        } else {
-            sv.to_owned()
-        }
-    };
     let filters = vec![
         Filter {
             id: "period",
@@ -595,10 +557,7 @@ pub async fn show(
             choices: choices(
                 t.get("stats_page.any"),
                 value("category"),
-                taxonomy
-                    .categories
-                    .iter()
-                    .map(|c| (c.code.clone(), lang_label(&c.label_sv, &c.label_en))),
+                code_labels(&taxonomy.categories, english),
             ),
         },
         Filter {
@@ -607,10 +566,7 @@ pub async fn show(
             choices: choices(
                 t.get("stats_page.any"),
                 value("care_sector"),
-                taxonomy
-                    .care_sectors
-                    .iter()
-                    .map(|c| (c.code.clone(), lang_label(&c.label_sv, &c.label_en))),
+                code_labels(&taxonomy.care_sectors, english),
             ),
         },
         Filter {
@@ -647,10 +603,7 @@ pub async fn show(
             choices: choices(
                 t.get("stats_page.any"),
                 value("outbreak"),
-                taxonomy
-                    .outbreaks
-                    .iter()
-                    .map(|o| (o.code.clone(), lang_label(&o.label_sv, &o.label_en))),
+                code_labels(&taxonomy.outbreaks, english),
             ),
         },
         Filter {
@@ -673,10 +626,7 @@ pub async fn show(
             choices: choices(
                 t.get("stats_page.any"),
                 value("reporter_role"),
-                taxonomy
-                    .reporter_roles
-                    .iter()
-                    .map(|c| (c.code.clone(), lang_label(&c.label_sv, &c.label_en))),
+                code_labels(&taxonomy.reporter_roles, english),
             ),
         },
     ];
