@@ -3,8 +3,10 @@
 //! inside a transaction.
 
 use chrono::{DateTime, Duration, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -23,32 +25,70 @@ pub struct FacilityHistory {
     pub cluster_id: Option<Uuid>,
 }
 
-/// The statement reading a facility's recent history (run after taking its lock).
-fn history_query(
-    facility_key: &str,
+/// Reads a facility's recent history: the tips since the window start (counted up to the
+/// threshold) and the cluster of the most recent one in a cluster. Run after taking the
+/// facility's lock. A query type rather than `sql_query`, so diesel prepares it once per
+/// connection instead of PostgreSQL parsing and planning it for every tip.
+struct HistoryQuery {
+    facility_key: String,
     since: DateTime<Utc>,
-    at_most: u32,
-) -> impl diesel_async::methods::LoadQuery<'static, AsyncPgConnection, HistoryRow>
-+ for<'c> diesel_async::methods::LoadQuery<'static, &'c AsyncPgConnection, HistoryRow>
-+ Send
-+ 'static {
-    diesel::sql_query(
-        "SELECT (SELECT count(*) FROM (SELECT 1 FROM tips WHERE facility_key = $1 \
-                    AND submitted_at >= $2 LIMIT $3) recent) AS recent, \
-                (SELECT cluster_id FROM tips WHERE facility_key = $1 AND submitted_at >= $2 \
-                    AND cluster_id IS NOT NULL ORDER BY submitted_at DESC LIMIT 1) AS cluster_id",
-    )
-    .bind::<Text, _>(facility_key.to_owned())
-    .bind::<diesel::sql_types::Timestamptz, _>(since)
-    .bind::<BigInt, _>(i64::from(at_most))
+    at_most: i64,
 }
 
-#[derive(QueryableByName)]
-pub struct HistoryRow {
-    #[diesel(sql_type = BigInt)]
-    recent: i64,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
-    cluster_id: Option<Uuid>,
+impl HistoryQuery {
+    fn new(facility_key: &str, since: DateTime<Utc>, at_most: u32) -> Self {
+        HistoryQuery {
+            facility_key: facility_key.to_owned(),
+            since,
+            at_most: i64::from(at_most),
+        }
+    }
+}
+
+impl QueryId for HistoryQuery {
+    type QueryId = HistoryQuery;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for HistoryQuery {
+    type SqlType = (BigInt, Nullable<SqlUuid>);
+}
+
+impl QueryFragment<Pg> for HistoryQuery {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT (SELECT count(*) FROM (SELECT 1 FROM tips WHERE facility_key = ");
+        out.push_bind_param::<Text, _>(&self.facility_key)?;
+        out.push_sql(" AND submitted_at >= ");
+        out.push_bind_param::<Timestamptz, _>(&self.since)?;
+        out.push_sql(" LIMIT ");
+        out.push_bind_param::<BigInt, _>(&self.at_most)?;
+        out.push_sql(") recent), (SELECT cluster_id FROM tips WHERE facility_key = ");
+        out.push_bind_param::<Text, _>(&self.facility_key)?;
+        out.push_sql(" AND submitted_at >= ");
+        out.push_bind_param::<Timestamptz, _>(&self.since)?;
+        out.push_sql(" AND cluster_id IS NOT NULL ORDER BY submitted_at DESC LIMIT 1)");
+        Ok(())
+    }
+}
+
+/// Takes a facility's lock until the transaction ends; prepared once per connection like
+/// `HistoryQuery`.
+struct LockFacility {
+    facility_key: String,
+}
+
+impl QueryId for LockFacility {
+    type QueryId = LockFacility;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl QueryFragment<Pg> for LockFacility {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT pg_advisory_xact_lock(7465, hashtext(");
+        out.push_bind_param::<Text, _>(&self.facility_key)?;
+        out.push_sql("))");
+        Ok(())
+    }
 }
 
 /// Takes the facility's lock (held until the transaction ends, so tips arriving at once see
@@ -62,13 +102,10 @@ pub async fn lock_and_read_facility(
     at_most: u32,
 ) -> QueryResult<FacilityHistory> {
     lock_facility(conn, facility_key).await?;
-    let row: HistoryRow = history_query(facility_key, since, at_most)
-        .get_result(conn)
+    let (recent, cluster_id) = HistoryQuery::new(facility_key, since, at_most)
+        .get_result::<(i64, Option<Uuid>)>(conn)
         .await?;
-    Ok(FacilityHistory {
-        recent: row.recent,
-        cluster_id: row.cluster_id,
-    })
+    Ok(FacilityHistory { recent, cluster_id })
 }
 
 /// Opens a transaction, takes the facility's lock and reads its history in one round trip:
@@ -83,15 +120,14 @@ pub async fn begin_lock_and_read_facility(
     // One shared handle per statement: each future borrows its own.
     let (mut first, mut second, mut third) = (conn, conn, conn);
     let begin = diesel::sql_query("BEGIN").execute(&mut first);
-    let lock = diesel::sql_query("SELECT pg_advisory_xact_lock(7465, hashtext($1))")
-        .bind::<Text, _>(facility_key.to_owned())
-        .execute(&mut second);
-    let read = history_query(facility_key, since, at_most).get_result::<HistoryRow>(&mut third);
-    let (_, _, row) = futures_util::future::try_join3(begin, lock, read).await?;
-    Ok(FacilityHistory {
-        recent: row.recent,
-        cluster_id: row.cluster_id,
-    })
+    let lock = LockFacility {
+        facility_key: facility_key.to_owned(),
+    }
+    .execute(&mut second);
+    let read = HistoryQuery::new(facility_key, since, at_most)
+        .get_result::<(i64, Option<Uuid>)>(&mut third);
+    let (_, _, (recent, cluster_id)) = futures_util::future::try_join3(begin, lock, read).await?;
+    Ok(FacilityHistory { recent, cluster_id })
 }
 
 /// Starts a cluster for the facility and links its tips since `since` to it.
@@ -132,11 +168,12 @@ async fn link_unclustered(
 
 /// Serialises submissions about one facility until the transaction ends.
 pub async fn lock_facility(conn: &mut AsyncPgConnection, facility_key: &str) -> QueryResult<()> {
-    diesel::sql_query("SELECT pg_advisory_xact_lock(7465, hashtext($1))")
-        .bind::<Text, _>(facility_key)
-        .execute(conn)
-        .await
-        .map(|_| ())
+    LockFacility {
+        facility_key: facility_key.to_owned(),
+    }
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 /// The cluster for the facility's tips since `since`: an existing one among them, or a new
