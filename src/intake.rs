@@ -33,6 +33,9 @@ pub struct AcceptedTip {
     pub anonymous: bool,
     pub submitted_at: DateTime<Utc>,
     pub triage: TriageResult,
+    /// Jobs due now were enqueued with the tip: once the tip is committed the caller wakes the
+    /// notification workers (`notify::wake`).
+    pub enqueued_due_jobs: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -197,6 +200,7 @@ pub async fn record_tip(
         receipt_code,
         anonymous: tip.is_anonymous(),
         submitted_at,
+        enqueued_due_jobs: notify::outbox::plan_has_due_jobs(result.priority, reporter_gave_email),
         triage: result,
     })
 }

@@ -21,6 +21,7 @@ use crate::crypto::Crypto;
 use crate::db::embedded::{self, LocalCluster};
 use crate::db::{self, migrate};
 use crate::domain::taxonomy::Label;
+use crate::notify::wake::WorkerWaker;
 use crate::ratelimit::{Limits, RateLimiter};
 use crate::state::AppState;
 use crate::telemetry::PrivacyPreservingRootSpan;
@@ -148,6 +149,7 @@ impl Application {
             api_key_cache,
             translations: Translations::load().context("loading the page texts")?,
             triage,
+            worker_waker: WorkerWaker::start(database_url.to_owned()),
         });
 
         let worker = if state.settings.notify.worker_in_serve {

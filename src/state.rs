@@ -10,6 +10,7 @@ use crate::config::Settings;
 use crate::crypto::Crypto;
 use crate::db::{DbPool, PooledConnection};
 use crate::domain::Taxonomy;
+use crate::notify::wake::WorkerWaker;
 use crate::ratelimit::RateLimiter;
 use crate::triage::TriageRules;
 use crate::web::i18n::Translations;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub translations: Translations,
     /// Triage and routing rules, loaded and checked at start.
     pub triage: TriageRules,
+    /// Call after committing notification jobs that are due now.
+    pub worker_waker: WorkerWaker,
 }
 
 impl AppState {

@@ -175,6 +175,8 @@ pub async fn reply(
             Ok(conversation::reporter_view(conn, tip_id).await?)
         })
         .await?;
+    // The reply enqueued a notification job, due now.
+    state.worker_waker.wake();
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(FollowUpResponse::from(view)))

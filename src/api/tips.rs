@@ -220,6 +220,9 @@ pub async fn submit_tip(
         // One statement, atomic by itself: no transaction round trips needed.
         let accepted =
             intake::record_tip(&mut conn, crypto, &state.triage, &submission, &submitter).await?;
+        if accepted.enqueued_due_jobs {
+            state.worker_waker.wake();
+        }
         let (location, body) = created_response(&accepted)?;
         return Ok(created(location, body));
     };
@@ -237,11 +240,16 @@ pub async fn submit_tip(
                 &body,
             )
             .await?;
-            Ok((location, body))
+            Ok((location, body, accepted.enqueued_due_jobs))
         })
         .await;
     match result {
-        Ok((location, body)) => Ok(created(location, body)),
+        Ok((location, body, enqueued_due_jobs)) => {
+            if enqueued_due_jobs {
+                state.worker_waker.wake();
+            }
+            Ok(created(location, body))
+        }
         Err(error) => {
             idempotency::release(&mut conn, &claim).await;
             Err(error)

@@ -1,7 +1,7 @@
 //! Email notifications (DESIGN §6): the outbox written in the transactions that cause
 //! notifications (`outbox`, `digest`, `overdue`), who receives them (`recipients`), what they say
-//! (`messages`), how they travel (`mail`), the worker that delivers them (`worker`) and what
-//! admins can do about jobs that failed for good (`admin`).
+//! (`messages`), how they travel (`mail`), the worker that delivers them (`worker`) and is woken
+//! after a commit (`wake`), and what admins can do about jobs that failed for good (`admin`).
 //!
 //! Errors: `diesel::result::Error` for the enqueue functions (they compose in the caller's
 //! transaction), `anyhow` in the worker.
@@ -13,6 +13,7 @@ pub mod messages;
 pub mod outbox;
 pub mod overdue;
 pub mod recipients;
+pub mod wake;
 pub mod worker;
 
 /// What a job tells whom.
@@ -54,5 +55,5 @@ impl JobKind {
     }
 }
 
-/// The channel workers LISTEN on; a trigger notifies it when a due job is inserted.
+/// The channel workers LISTEN on; writers notify it after committing jobs due now (`wake`).
 pub const WAKE_CHANNEL: &str = "tipsa_notification_jobs";

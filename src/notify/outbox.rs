@@ -14,12 +14,22 @@ use crate::domain::Priority;
 /// The jobs a new tip enqueues: critical and high tips tell their team at once, normal and low
 /// ones wait for the team's digest; an identified reporter who gave an email gets a receipt.
 pub fn plan_for_tip(priority: Priority, reporter_gave_email: bool) -> TipNotifications {
-    let urgent = matches!(priority, Priority::Critical | Priority::High);
+    let urgent = is_urgent(priority);
     TipNotifications {
         urgent_job: urgent.then(Uuid::now_v7),
         acknowledgement_job: reporter_gave_email.then(Uuid::now_v7),
         digest: !urgent,
     }
+}
+
+/// Whether `plan_for_tip` enqueues a job due at once (rather than only a digest entry), so the
+/// workers should be woken when the tip is committed.
+pub fn plan_has_due_jobs(priority: Priority, reporter_gave_email: bool) -> bool {
+    is_urgent(priority) || reporter_gave_email
+}
+
+fn is_urgent(priority: Priority) -> bool {
+    matches!(priority, Priority::Critical | Priority::High)
 }
 
 /// Enqueues "the tipster replied" for a tip, in the caller's transaction (where the reply is

@@ -303,7 +303,11 @@ pub async fn reply(
         Err(_) => return unavailable(),
     };
     match result {
-        Ok(()) => see_other(&format!("{}?sent=1", lang.path(Page::FollowUpTip)), []),
+        Ok(()) => {
+            // The reply enqueued a notification job, due now.
+            state.worker_waker.wake();
+            see_other(&format!("{}?sent=1", lang.path(Page::FollowUpTip)), [])
+        }
         Err(ConversationError::Closed) => {
             tip_page(
                 &request,

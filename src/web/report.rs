@@ -182,18 +182,23 @@ pub async fn submit(
         }
     };
     match accepted {
-        Ok(accepted) => html(
-            StatusCode::OK,
-            &ReceiptPage {
-                chrome: Chrome::new(t, lang, Page::ReportSubmit),
-                t,
-                title: t.get("receipt.title").to_owned(),
-                reference: accepted.reference,
-                receipt_code: accepted.receipt_code.display_form(),
-                follow_up_href: lang.path(Page::FollowUp),
-            },
-            [],
-        ),
+        Ok(accepted) => {
+            if accepted.enqueued_due_jobs {
+                state.worker_waker.wake();
+            }
+            html(
+                StatusCode::OK,
+                &ReceiptPage {
+                    chrome: Chrome::new(t, lang, Page::ReportSubmit),
+                    t,
+                    title: t.get("receipt.title").to_owned(),
+                    reference: accepted.reference,
+                    receipt_code: accepted.receipt_code.display_form(),
+                    follow_up_href: lang.path(Page::FollowUp),
+                },
+                [],
+            )
+        }
         Err(error) => {
             tracing::error!(error = %format!("{error:#}"), "storing a web submission failed");
             unavailable()

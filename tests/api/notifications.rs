@@ -722,6 +722,76 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// Workers are woken after the commit by the service (`notify::wake`), not by a trigger: a
+/// worker (its own database connections, as in another process) that would otherwise poll only
+/// once a minute sends an urgent tip's notice and a reporter's receipt within seconds.
+#[tokio::test]
+async fn workers_are_woken_after_the_commit_without_polling() {
+    let port = free_port();
+    let sink = SmtpSink::start(port, &temp_dir("smtp").join("mail"), false);
+    let app = spawn_app_with(|_| {}).await;
+    let mut settings = (*app.state.settings).clone();
+    smtp_settings(&mut settings, port);
+    settings.notify.poll_interval_ms = 60_000;
+    let worker = tipsa::notify::worker::Notifier::new(
+        &settings,
+        &app.db.url,
+        &app.state.triage,
+        app.state.taxonomy.clone(),
+        app.state.crypto.clone(),
+    )
+    .unwrap()
+    .spawn();
+    // The worker claims once when it starts; wait until it listens and idles.
+    wait_until("the worker to listen", Duration::from_secs(30), || async {
+        count(
+            &app,
+            "SELECT count(*) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        )
+        .await
+            == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    submit_ok(&app, &urgent_tip(1)).await;
+    // A normal tip from a reporter who gave an email: only the receipt is due at once.
+    submit_ok(
+        &app,
+        &json!({
+            "category": "staffing",
+            "care_sector": "elderly_residential",
+            "region_code": "01",
+            "description": "Bemanningen på natten räcker inte till för alla boende.",
+            "reporter_role": "relative",
+            "reporter": {"email": "anhorig@example.se"}
+        }),
+    )
+    .await;
+    let kinds: HashSet<String> = jobs(&app).await.into_iter().map(|j| j.kind).collect();
+    assert_eq!(
+        kinds,
+        HashSet::from(["urgent_tip".to_owned(), "reporter_ack".to_owned()])
+    );
+    wait_until(
+        "both notifications sent without a poll",
+        Duration::from_secs(10),
+        || async {
+            count(
+                &app,
+                "SELECT count(*) AS n FROM notification_jobs WHERE state = 'sent'",
+            )
+            .await
+                == 2
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.messages().len(), 2);
+    worker.shutdown().await;
+}
+
 #[tokio::test]
 async fn two_workers_deliver_each_job_once() {
     let port = free_port();

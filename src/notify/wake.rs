@@ -1,0 +1,70 @@
+//! Wakes the notification workers (in this process and in others) after a commit that
+//! enqueued jobs due now.
+//!
+//! Why not a `NOTIFY` inside the writing transaction: PostgreSQL serialises the commits of
+//! transactions that notify (each holds a database-wide lock from the notification queue until
+//! its commit record is flushed), so a `NOTIFY` per urgent tip made concurrent submissions wait
+//! for one another's disk flush. Instead a writer calls `WorkerWaker::wake` once its commit has
+//! succeeded; a background task sends one `NOTIFY` on its own connection per burst — wake-ups
+//! that arrive while one is being sent merge into a single next one. A wake-up lost with a
+//! crashing process costs at most the workers' poll interval (`notify.poll_interval_ms`).
+
+use std::sync::Arc;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use tokio::sync::Notify;
+
+use super::WAKE_CHANNEL;
+
+/// Cheap to call from request handlers; dropping it stops the background task.
+pub struct WorkerWaker {
+    signal: Arc<Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl WorkerWaker {
+    /// Starts the task that sends the wake-ups (needs a tokio runtime). It connects on the first
+    /// wake-up, not here, so a service that never enqueues never holds the connection.
+    pub fn start(database_url: String) -> Self {
+        let signal = Arc::new(Notify::new());
+        let task = tokio::spawn(send_wake_ups(database_url, signal.clone()));
+        WorkerWaker { signal, task }
+    }
+
+    /// Asks for a wake-up. Never waits: at most one is pending at a time, so a burst of calls
+    /// becomes one or two `NOTIFY`s.
+    pub fn wake(&self) {
+        self.signal.notify_one();
+    }
+}
+
+impl Drop for WorkerWaker {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn send_wake_ups(database_url: String, signal: Arc<Notify>) {
+    let mut connection: Option<AsyncPgConnection> = None;
+    loop {
+        signal.notified().await;
+        if connection.is_none() {
+            match AsyncPgConnection::establish(&database_url).await {
+                Ok(conn) => connection = Some(conn),
+                Err(error) => {
+                    // The workers' polling delivers the jobs; try again on the next wake-up.
+                    tracing::debug!(error = %error, "connecting to wake the notification workers failed");
+                    continue;
+                }
+            }
+        }
+        if let Some(conn) = connection.as_mut()
+            && let Err(error) = diesel::sql_query(format!("NOTIFY {WAKE_CHANNEL}"))
+                .execute(conn)
+                .await
+        {
+            tracing::debug!(error = %error, "waking the notification workers failed");
+            connection = None;
+        }
+    }
+}
