@@ -380,6 +380,31 @@ async fn the_rollup_answers_as_the_tips_table_does_through_inserts_updates_and_d
         .await
         .unwrap();
     compare("after a delete").await;
+
+    // A multi-row insert (the row trigger counts each row), then the bulk-load recount: both
+    // agree with the tips table.
+    diesel::sql_query(
+        "INSERT INTO tips (id, reference, channel, category, care_sector, region_code, \
+         description, reporter_role, language, anonymous, receipt_code_hash, submitted_at, \
+         priority, priority_rank, triage_score, team, due_at, feedback_due_at, triage, \
+         triage_config_version) \
+         SELECT gen_random_uuid(), 'T-2026-9' || lpad(g::text, 5, '0'), 'api', \
+                CASE WHEN g % 2 = 0 THEN 'staffing' ELSE 'medication' END, 'primary_care', '12', \
+                'Bemanningen räcker inte.', 'staff', 'sv', true, \
+                sha256(g::text::bytea), timestamptz '2026-10-15 10:00+02' + g * interval '1 hour', \
+                'normal', 2, 0, 'syd', now() + interval '5 days', now() + interval '90 days', \
+                '[]'::jsonb, 'test' \
+         FROM generate_series(1, 60) g",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    compare("after a multi-row insert").await;
+    diesel::sql_query("SELECT tip_daily_counts_rebuild()")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    compare("after a recount").await;
 }
 
 /// Region 01: staffing 10, medication 2; region 03: staffing 6, medication 8.
