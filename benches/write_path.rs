@@ -33,8 +33,11 @@
 //!
 //! Knobs (environment variables, defaults in brackets): `BENCH_SECONDS` [15] length of the
 //! measured phases, `BENCH_CONNECTIONS` [32] closed-loop workers, `BENCH_PGBENCH_CLIENTS` [8],
-//! `BENCH_POOL_SIZE` [16] the service's database pool size. `pgbench` is looked up on `PATH`,
-//! then in `/usr/lib/postgresql/*/bin`.
+//! `BENCH_POOL_SIZE` [16] the service's database pool size, `BENCH_WORKER_IN_SERVE` [true] run
+//! the notification worker inside the benchmarked `tipsa serve`, `BENCH_SETUP_SQL` [none] SQL
+//! run on the bench database after the migrations, for experiments (e.g. an index option);
+//! the tip-shaped pgbench table is copied from `tips` afterwards, so it carries the change too.
+//! `pgbench` is looked up on `PATH`, then in `/usr/lib/postgresql/*/bin`.
 
 #[path = "support/common.rs"]
 mod common;
@@ -149,6 +152,15 @@ async fn run(params: &Params, admin_url: &str, work_dir: &Path) -> anyhow::Resul
 async fn run_in_database(params: &Params, db_url: &str, work_dir: &Path) -> anyhow::Result<()> {
     let tipsa = Tipsa::new(db_url, work_dir, Some(params.pool_size))?;
     tipsa.run_to_end(&["migrate"]).context("tipsa migrate")?;
+    if let Some(sql) = std::env::var("BENCH_SETUP_SQL")
+        .ok()
+        .filter(|sql| !sql.trim().is_empty())
+    {
+        println!("running BENCH_SETUP_SQL: {sql}");
+        admin_execute(db_url, &sql)
+            .await
+            .context("running BENCH_SETUP_SQL")?;
+    }
     let token = tipsa
         .run_to_end(&[
             "apikey",
