@@ -145,9 +145,24 @@ fn period_start(day: NaiveDate, period: &str) -> NaiveDate {
     }
 }
 
+/// The first days of every period touching `from`..=`to`, walking day by day.
+fn periods_between(from: NaiveDate, to: NaiveDate, period: &str) -> Vec<NaiveDate> {
+    let mut starts: Vec<NaiveDate> = Vec::new();
+    let mut day = from;
+    while day <= to {
+        let start = period_start(day, period);
+        if starts.last() != Some(&start) {
+            starts.push(start);
+        }
+        day += Duration::days(1);
+    }
+    starts
+}
+
 type Counts = BTreeMap<(Option<String>, Vec<Option<String>>), i64>;
 
-/// Counts computed here, from the facts.
+/// Counts computed here, from the facts. With a period, every period of the range is listed
+/// for every group that has a tip, with 0 where none fell.
 fn expected(
     facts: &[Fact],
     group_by: &[&str],
@@ -173,6 +188,16 @@ fn expected(
             group_by.iter().map(|d| fact.dims[d].clone()).collect(),
         );
         *counts.entry(key).or_default() += 1;
+    }
+    if let Some(period) = period {
+        let groups: Vec<Vec<Option<String>>> = counts.keys().map(|(_, g)| g.clone()).collect();
+        for start in periods_between(from, to, period) {
+            for group in &groups {
+                counts
+                    .entry((Some(start.to_string()), group.clone()))
+                    .or_insert(0);
+            }
+        }
     }
     counts
 }
@@ -900,4 +925,263 @@ async fn the_dashboard_works_in_a_browser_with_a_filter_and_passes_axe() {
         .await;
     browser.screenshot("lagesbild.png").await;
     browser.close().await;
+}
+
+/// A tip about a facility, with the given category and priority, on a day.
+fn facility_tip<'a>(
+    (region, municipality): (&'a str, &'a str),
+    facility: &'a str,
+    category: &'a str,
+    priority: &'a str,
+    day: NaiveDate,
+) -> Shape<'a> {
+    Shape {
+        region,
+        municipality,
+        category,
+        sector: "elderly_residential",
+        role: "staff",
+        outbreak: None,
+        facility,
+        day,
+        priority,
+        outcome: None,
+    }
+}
+
+#[tokio::test]
+async fn zero_tip_periods_are_listed_in_order_in_the_api_and_the_export() {
+    let app = spawn_app().await;
+    // Week 41: staffing 3, medication 6; week 42: nothing; week 43: staffing 7, medication 8.
+    let plan = [
+        ("staffing", "2026-10-06", 3),
+        ("medication", "2026-10-08", 6),
+        ("staffing", "2026-10-20", 7),
+        ("medication", "2026-10-25", 8),
+    ];
+    let mut facts = Vec::new();
+    for (category, on, n) in plan {
+        for _ in 0..n {
+            let shape = facility_tip(
+                ("01", "0180"),
+                "Solgläntans äldreboende",
+                category,
+                "normal",
+                day(on),
+            );
+            facts.push(store(&app, &shape).await);
+        }
+    }
+    let lead = people::signed_in(&app, "lead@ivo.example", &["triage_lead"], &[]).await;
+    let key = create_key(&app.db, &[Scope::StatsRead]).await;
+    // From a Wednesday: the first week starts before the range, as in the counts.
+    let query = "from=2026-10-07&to=2026-10-25&group_by=category&period=week";
+    let body: Value = lead
+        .get(&app, &format!("/api/v1/stats?{query}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cells = body["cells"].as_array().unwrap();
+    let periods: Vec<&str> = cells
+        .iter()
+        .map(|c| c["period"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        periods,
+        [
+            "2026-W41", "2026-W41", "2026-W42", "2026-W42", "2026-W43", "2026-W43"
+        ],
+        "every week, in order, once per category"
+    );
+    let want = expected(
+        &facts,
+        &["category"],
+        Some("week"),
+        &[],
+        (day("2026-10-07"), day("2026-10-25")),
+    );
+    // The 3 staffing tips of 6 October fall before the range.
+    assert_eq!(
+        want.get(&(Some("2026-10-05".into()), vec![Some("staffing".into())])),
+        Some(&0)
+    );
+    assert_eq!(answered(&body, &["category"]), want);
+    for cell in cells.iter().filter(|c| c["period"] == "2026-W42") {
+        assert_eq!(cell["tips"], 0, "{cell}");
+        assert_eq!(cell["display"], "0");
+        assert_eq!(cell["suppressed"], false);
+    }
+    assert_eq!(body["total"], 21);
+
+    // Suppressed: zeros stay 0; the small cells and their partners are hidden as before.
+    let query = "from=2026-10-05&to=2026-10-25&group_by=category&period=week";
+    let body: Value = stats(&app.client, &app, Some(&key), query)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let shown: Vec<(String, String, String)> = body["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["period"].as_str().unwrap().to_owned(),
+                c["dimensions"]["category"].as_str().unwrap().to_owned(),
+                c["display"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let row = |p: &str, c: &str, d: &str| (p.to_owned(), c.to_owned(), d.to_owned());
+    assert_eq!(
+        shown,
+        vec![
+            row("2026-W41", "medication", "<5"),
+            row("2026-W41", "staffing", "<5"),
+            row("2026-W42", "medication", "0"),
+            row("2026-W42", "staffing", "0"),
+            row("2026-W43", "medication", "<5"),
+            row("2026-W43", "staffing", "<5"),
+        ]
+    );
+
+    // The CSV export lists the empty week too, in order.
+    let response = app
+        .client
+        .get(app.url(&format!(
+            "/api/v1/stats/export?{query}&format=csv&headers=en"
+        )))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let text = response.text().await.unwrap();
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(
+        rows,
+        vec![
+            "2026-W41,2026-10-05,medication,Medication,<5",
+            "2026-W41,2026-10-05,staffing,Staffing and competence,<5",
+            "2026-W42,2026-10-12,medication,Medication,0",
+            "2026-W42,2026-10-12,staffing,Staffing and competence,0",
+            "2026-W43,2026-10-19,medication,Medication,<5",
+            "2026-W43,2026-10-19,staffing,Staffing and competence,<5",
+        ],
+        "{text}"
+    );
+
+    // Months and days are filled in too; groups without tips in the range stay out.
+    let body: Value = lead
+        .get(
+            &app,
+            "/api/v1/stats?from=2026-09-15&to=2026-11-02&group_by=category&period=month&category=staffing,infection_control",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let months: Vec<(&str, i64)> = body["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            assert_eq!(c["dimensions"]["category"], "staffing");
+            (c["period"].as_str().unwrap(), c["tips"].as_i64().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        months,
+        vec![("2026-09", 0), ("2026-10", 10), ("2026-11", 0)]
+    );
+    let body: Value = lead
+        .get(
+            &app,
+            "/api/v1/stats?from=2026-10-18&to=2026-10-22&period=day",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let days: Vec<(&str, i64)> = body["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["period"].as_str().unwrap(), c["tips"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(
+        days,
+        vec![
+            ("2026-10-18", 0),
+            ("2026-10-19", 0),
+            ("2026-10-20", 7),
+            ("2026-10-21", 0),
+            ("2026-10-22", 0)
+        ]
+    );
+    // Nothing in the range: nothing to fill.
+    let body: Value = lead
+        .get(
+            &app,
+            "/api/v1/stats?from=2026-06-01&to=2026-06-30&period=week",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["cells"], json!([]));
+}
+
+#[tokio::test]
+async fn the_dashboard_lists_weeks_without_tips() {
+    let app = spawn_app().await;
+    for on in ["2026-10-06", "2026-10-20"] {
+        for _ in 0..5 {
+            let shape = facility_tip(
+                ("01", "0180"),
+                "Solgläntans äldreboende",
+                "staffing",
+                "normal",
+                day(on),
+            );
+            store(&app, &shape).await;
+        }
+    }
+    let lead = people::signed_in(&app, "lead@ivo.example", &["triage_lead"], &[]).await;
+    let response = lead
+        .get(
+            &app,
+            "/inspektor/lagesbild?from=2026-10-05&to=2026-10-25&period=week",
+        )
+        .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let html = response.text().await.unwrap();
+    // The tables beside the per-category chart and the outbreak share have a row for week
+    // 42, between 41 and 43.
+    let table = |id: &str| {
+        let section = people::between(&html, &format!("id=\"{id}\""), "</table>").unwrap();
+        people::between(section, "<tbody>", "</tbody>")
+            .unwrap()
+            .to_owned()
+    };
+    let category = table("chart-category");
+    let weeks: Vec<usize> = [
+        "<th scope=\"row\">2026-W41</th><td>5</td></tr>",
+        "<th scope=\"row\">2026-W42</th><td>0</td></tr>",
+        "<th scope=\"row\">2026-W43</th><td>5</td></tr>",
+    ]
+    .iter()
+    .map(|w| {
+        category
+            .find(w)
+            .unwrap_or_else(|| panic!("{w}: {category}"))
+    })
+    .collect();
+    assert!(weeks.windows(2).all(|w| w[0] < w[1]), "weeks in order");
+    let outbreak = table("chart-outbreak");
+    assert!(
+        outbreak.contains("<th scope=\"row\">2026-W42</th><td>0</td><td>0</td><td>–</td>"),
+        "{outbreak}"
+    );
 }
