@@ -55,6 +55,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(resource("/stats", "GET").route(web::get().to(stats::get_stats)))
                 .service(resource("/stats/export", "GET").route(web::get().to(stats::export_stats)))
+                .service(
+                    resource("/stats/facilities", "GET")
+                        .route(web::get().to(stats::get_facilities)),
+                )
+                .service(
+                    resource("/stats/deadlines", "GET").route(web::get().to(stats::get_deadlines)),
+                )
                 .service(resource("/follow-up", "POST").route(web::post().to(follow_up::follow_up)))
                 .service(
                     resource("/follow-up/messages", "POST").route(web::post().to(follow_up::reply)),

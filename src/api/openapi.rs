@@ -28,6 +28,8 @@ use crate::domain::{self, FieldError};
         taxonomy::get_taxonomy,
         stats::get_stats,
         stats::export_stats,
+        stats::get_facilities,
+        stats::get_deadlines,
         health::healthz,
         health::readyz,
     ),
@@ -62,6 +64,11 @@ use crate::domain::{self, FieldError};
         crate::stats::export::StatsResponse,
         crate::stats::export::StatsCell,
         crate::stats::export::TrendEntry,
+        stats::FacilitiesResponse,
+        stats::FacilityEntry,
+        stats::PriorityCounts,
+        stats::DeadlinesResponse,
+        stats::TeamDeadlinesEntry,
     )),
     modifiers(&BearerApiKey),
     tags(
@@ -70,7 +77,7 @@ use crate::domain::{self, FieldError};
         (name = "messages", description = "Questions to the tipster"),
         (name = "follow-up", description = "The tipster's side, with the receipt code"),
         (name = "taxonomy", description = "Code lists"),
-        (name = "stats", description = "Situation report: aggregates with disclosure control, and their export"),
+        (name = "stats", description = "Situation report: aggregates with disclosure control, their export, facility signals and deadline compliance"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]

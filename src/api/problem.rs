@@ -213,6 +213,22 @@ impl From<diesel::result::Error> for ApiError {
     }
 }
 
+impl From<crate::stats::TableError> for ApiError {
+    fn from(error: crate::stats::TableError) -> Self {
+        use crate::stats::TableError;
+        match error {
+            TableError::Database(e) => e.into(),
+            TableError::TooManyCells(too_many) => ApiError::Validation(vec![FieldError::new(
+                "period",
+                "too_many_cells",
+                format!(
+                    "{too_many}; choose a longer period, a shorter range or fewer group_by dimensions"
+                ),
+            )]),
+        }
+    }
+}
+
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
     fn from(error: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
         ApiError::Unavailable(format!("no database connection: {error}"))

@@ -51,16 +51,28 @@ impl Table {
     }
 }
 
+/// Why a selection could not be counted.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+    #[error(transparent)]
+    TooManyCells(#[from] query::TooManyCells),
+}
+
 /// Applies disclosure control to counted rows (pure). The period, when there is one, is an
-/// axis like the dimensions.
+/// axis like the dimensions. Zero cells (the filled-in periods) are shown as 0 and take no
+/// part in suppression: the cells that are not zero are hidden exactly as without them.
 pub fn protect(
     selection: &Selection,
     rows: Vec<query::CountRow>,
     suppress: bool,
     threshold: i64,
 ) -> Table {
-    let coordinates: Vec<Vec<Option<String>>> = rows
+    let counted: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].tips != 0).collect();
+    let coordinates: Vec<Vec<Option<String>>> = counted
         .iter()
+        .map(|&i| &rows[i])
         .map(|row| {
             let mut key = Vec::with_capacity(row.keys.len() + 1);
             if selection.period.is_some() {
@@ -70,12 +82,14 @@ pub fn protect(
             key
         })
         .collect();
-    let counts: Vec<i64> = rows.iter().map(|r| r.tips).collect();
-    let hidden = if suppress {
-        suppression::suppress(&coordinates, &counts, threshold)
-    } else {
-        vec![false; rows.len()]
-    };
+    let counts: Vec<i64> = counted.iter().map(|&i| rows[i].tips).collect();
+    let mut hidden = vec![false; rows.len()];
+    if suppress {
+        let decided = suppression::suppress(&coordinates, &counts, threshold);
+        for (&i, hide) in counted.iter().zip(decided) {
+            hidden[i] = hide;
+        }
+    }
     let total: i64 = counts.iter().sum();
     let cells = rows
         .into_iter()
@@ -97,13 +111,73 @@ pub fn protect(
     }
 }
 
-/// Counts a selection and applies disclosure control.
+/// Counts a selection (with a period: every period of the range, zeros included, see
+/// `query::fill_periods`) and applies disclosure control.
 pub async fn table(
     conn: &mut AsyncPgConnection,
     selection: &Selection,
     suppress: bool,
     threshold: i64,
-) -> diesel::QueryResult<Table> {
-    let rows = query::counts(conn, selection).await?;
+) -> Result<Table, TableError> {
+    let rows = query::fill_periods(selection, query::counts(conn, selection).await?)?;
     Ok(protect(selection, rows, suppress, threshold))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use query::CountRow;
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    fn row(start: &str, category: &str, tips: i64) -> CountRow {
+        CountRow {
+            period_start: Some(day(start)),
+            keys: vec![Some(category.to_owned())],
+            tips,
+        }
+    }
+
+    #[test]
+    fn filled_zero_periods_are_shown_and_hide_nothing_more() {
+        let selection = Selection::default_for(day("2026-11-25"))
+            .grouped(&[Dimension::Category], Some(Period::Week))
+            .between(day("2026-10-05"), day("2026-10-25"));
+        // Week 41: 6 medication, 3 staffing; week 42: nothing; week 43: 8 and 7.
+        let rows = vec![
+            row("2026-10-05", "medication", 6),
+            row("2026-10-05", "staffing", 3),
+            row("2026-10-19", "medication", 8),
+            row("2026-10-19", "staffing", 7),
+        ];
+        let before = protect(&selection, rows.clone(), true, 5);
+        let filled = query::fill_periods(&selection, rows).unwrap();
+        let after = protect(&selection, filled, true, 5);
+        assert_eq!(after.cells.len(), 6);
+        for cell in &after.cells {
+            match before
+                .cells
+                .iter()
+                .find(|c| c.period_start == cell.period_start && c.keys == cell.keys)
+            {
+                Some(same) => assert_eq!(cell, same),
+                None => {
+                    assert_eq!((cell.tips, cell.hidden), (0, false));
+                    assert_eq!(after.display(cell), "0");
+                }
+            }
+        }
+        // The 3, its partner in week 41 (6) and in staffing (7), and the 8 that closes the
+        // square; the empty week takes no part.
+        let hidden: Vec<i64> = after
+            .cells
+            .iter()
+            .filter(|c| c.hidden)
+            .map(|c| c.tips)
+            .collect();
+        assert_eq!(hidden, vec![6, 3, 8, 7]);
+        assert_eq!((after.total, after.total_hidden), (24, false));
+    }
 }

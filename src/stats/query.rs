@@ -3,9 +3,10 @@
 //! field-level errors (shared by `GET /api/v1/stats`, its export and the dashboard page), and
 //! turned into SQL over the daily rollup when it covers the selection, over `tips` otherwise.
 
-use std::collections::{BTreeMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, TimeZone, Utc};
 use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Date, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -17,6 +18,8 @@ use crate::state::AppState;
 pub const MAX_GROUP_BY: usize = 4;
 /// Longest date range, in days (three years and a leap day).
 pub const MAX_RANGE_DAYS: i64 = 1096;
+/// Most zero cells filling in the periods may add to one answer (see `fill_periods`).
+pub const MAX_ZERO_CELLS: usize = 200_000;
 /// Default range: this ISO week and the twelve before it.
 pub const DEFAULT_WEEKS: i64 = 13;
 
@@ -116,6 +119,37 @@ impl Period {
             }
             Period::Month => start.format("%Y-%m").to_string(),
         }
+    }
+
+    /// The first day of the period `day` falls in (`None` only at the calendar's edge).
+    pub fn start_of(self, day: NaiveDate) -> Option<NaiveDate> {
+        match self {
+            Period::Day => Some(day),
+            Period::Week => day.checked_sub_signed(Duration::days(i64::from(
+                day.weekday().num_days_from_monday(),
+            ))),
+            Period::Month => day.with_day(1),
+        }
+    }
+
+    /// The first day of the period after the one starting on `start`.
+    pub fn next(self, start: NaiveDate) -> Option<NaiveDate> {
+        match self {
+            Period::Day => start.succ_opt(),
+            Period::Week => start.checked_add_signed(Duration::weeks(1)),
+            Period::Month => start.checked_add_months(Months::new(1)),
+        }
+    }
+
+    /// The first days of every period touching `from`..=`to`, in order.
+    pub fn starts(self, from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
+        let mut starts = Vec::new();
+        let mut next = self.start_of(from);
+        while let Some(start) = next.filter(|s| *s <= to) {
+            starts.push(start);
+            next = self.next(start);
+        }
+        starts
     }
 
     fn sql(self) -> &'static str {
@@ -483,6 +517,119 @@ macro_rules! bind_selection {
 }
 pub(crate) use bind_selection;
 
+/// Filling in the periods without tips would make the answer too large.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("listing every period for every group would add {zeros} empty cells (at most {max})")]
+pub struct TooManyCells {
+    pub zeros: usize,
+    pub max: usize,
+}
+
+/// The groups of `rows` in the order the count SQL gives them. Rows come sorted by period and
+/// then group, so each period's rows order the groups they hold; the orders of all periods are
+/// merged (a topological sort) rather than re-sorted in Rust, whose string order may differ
+/// from the database's collation. Groups no period orders against each other go as PostgreSQL
+/// would put them in the C collation (NULL last).
+fn group_order(rows: &[CountRow]) -> Vec<Vec<Option<String>>> {
+    let mut groups: Vec<Vec<Option<String>>> = Vec::new();
+    let mut ids: HashMap<&[Option<String>], usize> = HashMap::new();
+    let mut after: Vec<BTreeSet<usize>> = Vec::new();
+    let mut before_count: Vec<usize> = Vec::new();
+    let mut previous: Option<(Option<NaiveDate>, usize)> = None;
+    for row in rows {
+        let id = *ids.entry(row.keys.as_slice()).or_insert_with(|| {
+            groups.push(row.keys.clone());
+            after.push(BTreeSet::new());
+            before_count.push(0);
+            groups.len() - 1
+        });
+        if let Some((period, earlier)) = previous
+            && period == row.period_start
+            && earlier != id
+            && after[earlier].insert(id)
+        {
+            before_count[id] += 1;
+        }
+        previous = Some((row.period_start, id));
+    }
+    let tie = |id: usize| -> (Vec<(bool, Option<&str>)>, usize) {
+        let key = groups[id]
+            .iter()
+            .map(|k| (k.is_none(), k.as_deref()))
+            .collect();
+        (key, id)
+    };
+    let mut ready: BinaryHeap<Reverse<_>> = (0..groups.len())
+        .filter(|&id| before_count[id] == 0)
+        .map(|id| Reverse(tie(id)))
+        .collect();
+    let mut order = Vec::with_capacity(groups.len());
+    let mut placed = vec![false; groups.len()];
+    while let Some(Reverse((_, id))) = ready.pop() {
+        order.push(id);
+        placed[id] = true;
+        for &next in &after[id] {
+            before_count[next] -= 1;
+            if before_count[next] == 0 {
+                ready.push(Reverse(tie(next)));
+            }
+        }
+    }
+    // Only rows out of order could leave some unplaced; keep them rather than lose them.
+    order.extend((0..groups.len()).filter(|&id| !placed[id]));
+    order.into_iter().map(|id| groups[id].clone()).collect()
+}
+
+/// With a period, lists every period touching the range for every group that has tips in it,
+/// with 0 where none fell (pure). Without a period the rows are returned as they are. Groups
+/// without any tip in the range stay out. Errs when that would add more than `MAX_ZERO_CELLS`
+/// zeros.
+pub fn fill_periods(
+    selection: &Selection,
+    rows: Vec<CountRow>,
+) -> Result<Vec<CountRow>, TooManyCells> {
+    let Some(period) = selection.period else {
+        return Ok(rows);
+    };
+    if rows.is_empty() {
+        return Ok(rows);
+    }
+    let groups = group_order(&rows);
+    let mut starts: Vec<Option<NaiveDate>> = period
+        .starts(selection.from, selection.to)
+        .into_iter()
+        .map(Some)
+        .collect();
+    // A row outside the computed periods (never expected) is kept, in order.
+    starts.extend(rows.iter().map(|r| r.period_start));
+    starts.sort();
+    starts.dedup();
+    let cells = starts.len().saturating_mul(groups.len());
+    let zeros = cells.saturating_sub(rows.len());
+    if zeros > MAX_ZERO_CELLS {
+        return Err(TooManyCells {
+            zeros,
+            max: MAX_ZERO_CELLS,
+        });
+    }
+    let mut counts: HashMap<(Option<NaiveDate>, Vec<Option<String>>), i64> = rows
+        .into_iter()
+        .map(|row| ((row.period_start, row.keys), row.tips))
+        .collect();
+    let mut filled = Vec::with_capacity(cells);
+    for start in &starts {
+        for keys in &groups {
+            let tips = counts.remove(&(*start, keys.clone())).unwrap_or(0);
+            filled.push(CountRow {
+                period_start: *start,
+                keys: keys.clone(),
+                tips,
+            });
+        }
+    }
+    Ok(filled)
+}
+
 /// Counts tips for a selection: one row per non-empty group.
 pub async fn counts(
     conn: &mut AsyncPgConnection,
@@ -516,6 +663,142 @@ mod tests {
         assert_eq!(selection.from, day("2026-08-31"));
         assert_eq!(selection.from.weekday(), chrono::Weekday::Mon);
         assert_eq!(selection.to, day("2026-11-25"));
+    }
+
+    fn row(start: &str, keys: &[Option<&str>], tips: i64) -> CountRow {
+        CountRow {
+            period_start: Some(day(start)),
+            keys: keys.iter().map(|k| k.map(str::to_owned)).collect(),
+            tips,
+        }
+    }
+
+    #[test]
+    fn periods_touching_a_range_start_before_it_when_it_starts_mid_period() {
+        assert_eq!(
+            Period::Week.starts(day("2026-10-01"), day("2026-10-20")),
+            vec![
+                day("2026-09-28"),
+                day("2026-10-05"),
+                day("2026-10-12"),
+                day("2026-10-19")
+            ]
+        );
+        assert_eq!(
+            Period::Month.starts(day("2026-11-30"), day("2027-02-01")),
+            vec![
+                day("2026-11-01"),
+                day("2026-12-01"),
+                day("2027-01-01"),
+                day("2027-02-01")
+            ]
+        );
+        assert_eq!(
+            Period::Day.starts(day("2026-12-31"), day("2027-01-01")),
+            vec![day("2026-12-31"), day("2027-01-01")]
+        );
+        assert!(Period::Day.starts(NaiveDate::MAX, NaiveDate::MAX).len() == 1);
+    }
+
+    #[test]
+    fn every_period_is_listed_for_every_group_with_tips_and_zero_where_none_fell() {
+        let selection = Selection::default_for(day("2026-11-25"))
+            .grouped(&[Dimension::Category], Some(Period::Week))
+            .between(day("2026-10-05"), day("2026-10-25"));
+        // As the database answers: weeks 41 and 43, the middle week empty, and "hygiene"
+        // only in week 43.
+        let rows = vec![
+            row("2026-10-05", &[Some("staffing")], 3),
+            row("2026-10-19", &[Some("hygiene")], 1),
+            row("2026-10-19", &[Some("staffing")], 7),
+        ];
+        let filled = fill_periods(&selection, rows).unwrap();
+        let got: Vec<(String, Option<String>, i64)> = filled
+            .iter()
+            .map(|r| {
+                (
+                    r.period_start.unwrap().to_string(),
+                    r.keys[0].clone(),
+                    r.tips,
+                )
+            })
+            .collect();
+        let want: Vec<(String, Option<String>, i64)> = [
+            ("2026-10-05", "hygiene", 0),
+            ("2026-10-05", "staffing", 3),
+            ("2026-10-12", "hygiene", 0),
+            ("2026-10-12", "staffing", 0),
+            ("2026-10-19", "hygiene", 1),
+            ("2026-10-19", "staffing", 7),
+        ]
+        .iter()
+        .map(|(d, k, n)| (d.to_string(), Some(k.to_string()), *n))
+        .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn groups_keep_the_database_order_across_periods() {
+        let selection = Selection::default_for(day("2026-11-25"))
+            .grouped(&[Dimension::Outbreak], Some(Period::Day))
+            .between(day("2026-10-05"), day("2026-10-07"));
+        // The database put "b" before "a" (a collation Rust does not share); no period holds
+        // "a" and the group without a value (NULL, which PostgreSQL sorts last) together.
+        let rows = vec![
+            row("2026-10-05", &[Some("b")], 1),
+            row("2026-10-05", &[None], 2),
+            row("2026-10-07", &[Some("b")], 3),
+            row("2026-10-07", &[Some("a")], 4),
+        ];
+        let filled = fill_periods(&selection, rows).unwrap();
+        let keys: Vec<Option<&str>> = filled.iter().map(|r| r.keys[0].as_deref()).collect();
+        assert_eq!(filled.len(), 9);
+        for period in keys.chunks(3) {
+            assert_eq!(period, [Some("b"), Some("a"), None]);
+        }
+        assert_eq!(
+            filled.iter().map(|r| r.tips).collect::<Vec<_>>(),
+            vec![1, 0, 2, 0, 0, 0, 3, 4, 0]
+        );
+    }
+
+    #[test]
+    fn without_a_period_or_without_tips_nothing_is_filled() {
+        let base = Selection::default_for(day("2026-11-25"));
+        let rows = vec![CountRow {
+            period_start: None,
+            keys: vec![Some("staffing".into())],
+            tips: 2,
+        }];
+        let grouped = base.grouped(&[Dimension::Category], None);
+        assert_eq!(fill_periods(&grouped, rows.clone()).unwrap(), rows);
+        let weekly = base.grouped(&[Dimension::Category], Some(Period::Week));
+        assert!(fill_periods(&weekly, Vec::new()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn filling_may_not_grow_an_answer_past_the_limit() {
+        let selection = Selection::default_for(day("2026-11-25"))
+            .grouped(&[Dimension::Municipality], Some(Period::Day))
+            .between(day("2024-01-01"), day("2026-12-31"));
+        // 1 096 days × 200 groups, each with one tip on one day.
+        let rows: Vec<CountRow> = (0..200)
+            .map(|i| {
+                let code = format!("{i:04}");
+                row("2024-01-01", &[Some(code.as_str())], 1)
+            })
+            .collect();
+        let error = fill_periods(&selection, rows).unwrap_err();
+        assert_eq!(error.zeros, 1096 * 200 - 200);
+        assert_eq!(error.max, MAX_ZERO_CELLS);
+        // Fewer groups stay within the limit.
+        let rows: Vec<CountRow> = (0..150)
+            .map(|i| {
+                let code = format!("{i:04}");
+                row("2024-01-01", &[Some(code.as_str())], 1)
+            })
+            .collect();
+        assert_eq!(fill_periods(&selection, rows).unwrap().len(), 1096 * 150);
     }
 
     #[test]

@@ -193,6 +193,39 @@ mod tests {
     }
 
     #[test]
+    fn listed_zero_cells_change_nothing_and_are_never_hidden() {
+        // The filled-in periods list zeros that used to be left out. With them listed, every
+        // non-zero cell is hidden exactly as before and no zero is chosen as a partner.
+        let cases: Vec<Vec<&[i64]>> = vec![
+            vec![&[0, 2, 0, 9], &[0, 8, 0, 30]],
+            vec![&[3, 0, 20, 30], &[40, 0, 50, 2], &[0, 0, 0, 0]],
+            vec![&[2, 8, 0, 30], &[9, 12, 0, 40], &[50, 60, 0, 70]],
+            vec![&[4, 0, 0, 7, 100]],
+            vec![&[0, 1, 0], &[0, 0, 0]],
+        ];
+        for rows in cases {
+            let (keys, counts) = table(&rows);
+            let without = suppress(&keys, &counts, 5);
+            let mut all_keys = Vec::new();
+            let mut all_counts = Vec::new();
+            for (r, row) in rows.iter().enumerate() {
+                for (c, &n) in row.iter().enumerate() {
+                    all_keys.push(vec![r, c]);
+                    all_counts.push(n);
+                }
+            }
+            let with = suppress(&all_keys, &all_counts, 5);
+            for (i, key) in all_keys.iter().enumerate() {
+                match keys.iter().position(|k| k == key) {
+                    Some(j) => assert_eq!(with[i], without[j], "{rows:?} at {key:?}"),
+                    None => assert!(!with[i], "a zero is hidden: {rows:?} at {key:?}"),
+                }
+            }
+            assert!(!recoverable(&rows, 5), "{rows:?}");
+        }
+    }
+
+    #[test]
     fn small_counts_display_as_below_the_threshold() {
         assert_eq!(display(3, true, 5), "<5");
         assert_eq!(display(12, false, 5), "12");

@@ -22,6 +22,10 @@ async fn the_openapi_document_lists_every_endpoint() {
         ("/api/v1/tips", "post"),
         ("/api/v1/tips/{id}", "get"),
         ("/api/v1/taxonomy", "get"),
+        ("/api/v1/stats", "get"),
+        ("/api/v1/stats/export", "get"),
+        ("/api/v1/stats/facilities", "get"),
+        ("/api/v1/stats/deadlines", "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),
     ] {
@@ -43,6 +47,11 @@ async fn the_openapi_document_lists_every_endpoint() {
         "Problem",
         "FieldError",
         "Taxonomy",
+        "StatsResponse",
+        "FacilitiesResponse",
+        "FacilityEntry",
+        "DeadlinesResponse",
+        "TeamDeadlinesEntry",
     ] {
         assert!(schemas.contains_key(schema), "{schema}");
     }

@@ -150,6 +150,18 @@ fn routes() -> Vec<Route> {
             [401, 200, 200, 200, 403],
         ),
         plain(
+            "API GET /stats/facilities",
+            "/api/v1/stats/facilities",
+            Call::Get,
+            [401, 200, 200, 200, 403],
+        ),
+        plain(
+            "API GET /stats/deadlines",
+            "/api/v1/stats/deadlines",
+            Call::Get,
+            [401, 200, 200, 200, 403],
+        ),
+        plain(
             "API GET /tips (queue)",
             "/api/v1/tips",
             Call::Get,

@@ -145,9 +145,24 @@ fn period_start(day: NaiveDate, period: &str) -> NaiveDate {
     }
 }
 
+/// The first days of every period touching `from`..=`to`, walking day by day.
+fn periods_between(from: NaiveDate, to: NaiveDate, period: &str) -> Vec<NaiveDate> {
+    let mut starts: Vec<NaiveDate> = Vec::new();
+    let mut day = from;
+    while day <= to {
+        let start = period_start(day, period);
+        if starts.last() != Some(&start) {
+            starts.push(start);
+        }
+        day += Duration::days(1);
+    }
+    starts
+}
+
 type Counts = BTreeMap<(Option<String>, Vec<Option<String>>), i64>;
 
-/// Counts computed here, from the facts.
+/// Counts computed here, from the facts. With a period, every period of the range is listed
+/// for every group that has a tip, with 0 where none fell.
 fn expected(
     facts: &[Fact],
     group_by: &[&str],
@@ -173,6 +188,16 @@ fn expected(
             group_by.iter().map(|d| fact.dims[d].clone()).collect(),
         );
         *counts.entry(key).or_default() += 1;
+    }
+    if let Some(period) = period {
+        let groups: Vec<Vec<Option<String>>> = counts.keys().map(|(_, g)| g.clone()).collect();
+        for start in periods_between(from, to, period) {
+            for group in &groups {
+                counts
+                    .entry((Some(start.to_string()), group.clone()))
+                    .or_insert(0);
+            }
+        }
     }
     counts
 }
@@ -925,4 +950,651 @@ async fn the_dashboard_works_in_a_browser_with_a_filter_and_passes_axe() {
         .await;
     browser.screenshot("lagesbild.png").await;
     browser.close().await;
+}
+
+/// A tip about a facility, with the given category and priority, on a day.
+fn facility_tip<'a>(
+    (region, municipality): (&'a str, &'a str),
+    facility: &'a str,
+    category: &'a str,
+    priority: &'a str,
+    day: NaiveDate,
+) -> Shape<'a> {
+    Shape {
+        region,
+        municipality,
+        category,
+        sector: "elderly_residential",
+        role: "staff",
+        outbreak: None,
+        facility,
+        day,
+        priority,
+        outcome: None,
+    }
+}
+
+#[tokio::test]
+async fn zero_tip_periods_are_listed_in_order_in_the_api_and_the_export() {
+    let app = spawn_app().await;
+    // Week 41: staffing 3, medication 6; week 42: nothing; week 43: staffing 7, medication 8.
+    let plan = [
+        ("staffing", "2026-10-06", 3),
+        ("medication", "2026-10-08", 6),
+        ("staffing", "2026-10-20", 7),
+        ("medication", "2026-10-25", 8),
+    ];
+    let mut facts = Vec::new();
+    for (category, on, n) in plan {
+        for _ in 0..n {
+            let shape = facility_tip(
+                ("01", "0180"),
+                "Solgläntans äldreboende",
+                category,
+                "normal",
+                day(on),
+            );
+            facts.push(store(&app, &shape).await);
+        }
+    }
+    let lead = people::signed_in(&app, "lead@ivo.example", &["triage_lead"], &[]).await;
+    let key = create_key(&app.db, &[Scope::StatsRead]).await;
+    // From a Wednesday: the first week starts before the range, as in the counts.
+    let query = "from=2026-10-07&to=2026-10-25&group_by=category&period=week";
+    let body: Value = lead
+        .get(&app, &format!("/api/v1/stats?{query}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cells = body["cells"].as_array().unwrap();
+    let periods: Vec<&str> = cells
+        .iter()
+        .map(|c| c["period"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        periods,
+        [
+            "2026-W41", "2026-W41", "2026-W42", "2026-W42", "2026-W43", "2026-W43"
+        ],
+        "every week, in order, once per category"
+    );
+    let want = expected(
+        &facts,
+        &["category"],
+        Some("week"),
+        &[],
+        (day("2026-10-07"), day("2026-10-25")),
+    );
+    // The 3 staffing tips of 6 October fall before the range.
+    assert_eq!(
+        want.get(&(Some("2026-10-05".into()), vec![Some("staffing".into())])),
+        Some(&0)
+    );
+    assert_eq!(answered(&body, &["category"]), want);
+    for cell in cells.iter().filter(|c| c["period"] == "2026-W42") {
+        assert_eq!(cell["tips"], 0, "{cell}");
+        assert_eq!(cell["display"], "0");
+        assert_eq!(cell["suppressed"], false);
+    }
+    assert_eq!(body["total"], 21);
+
+    // Suppressed: zeros stay 0; the small cells and their partners are hidden as before.
+    let query = "from=2026-10-05&to=2026-10-25&group_by=category&period=week";
+    let body: Value = stats(&app.client, &app, Some(&key), query)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let shown: Vec<(String, String, String)> = body["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["period"].as_str().unwrap().to_owned(),
+                c["dimensions"]["category"].as_str().unwrap().to_owned(),
+                c["display"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let row = |p: &str, c: &str, d: &str| (p.to_owned(), c.to_owned(), d.to_owned());
+    assert_eq!(
+        shown,
+        vec![
+            row("2026-W41", "medication", "<5"),
+            row("2026-W41", "staffing", "<5"),
+            row("2026-W42", "medication", "0"),
+            row("2026-W42", "staffing", "0"),
+            row("2026-W43", "medication", "<5"),
+            row("2026-W43", "staffing", "<5"),
+        ]
+    );
+
+    // The CSV export lists the empty week too, in order.
+    let response = app
+        .client
+        .get(app.url(&format!(
+            "/api/v1/stats/export?{query}&format=csv&headers=en"
+        )))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let text = response.text().await.unwrap();
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(
+        rows,
+        vec![
+            "2026-W41,2026-10-05,medication,Medication,<5",
+            "2026-W41,2026-10-05,staffing,Staffing and competence,<5",
+            "2026-W42,2026-10-12,medication,Medication,0",
+            "2026-W42,2026-10-12,staffing,Staffing and competence,0",
+            "2026-W43,2026-10-19,medication,Medication,<5",
+            "2026-W43,2026-10-19,staffing,Staffing and competence,<5",
+        ],
+        "{text}"
+    );
+
+    // Months and days are filled in too; groups without tips in the range stay out.
+    let body: Value = lead
+        .get(
+            &app,
+            "/api/v1/stats?from=2026-09-15&to=2026-11-02&group_by=category&period=month&category=staffing,infection_control",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let months: Vec<(&str, i64)> = body["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            assert_eq!(c["dimensions"]["category"], "staffing");
+            (c["period"].as_str().unwrap(), c["tips"].as_i64().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        months,
+        vec![("2026-09", 0), ("2026-10", 10), ("2026-11", 0)]
+    );
+    let body: Value = lead
+        .get(
+            &app,
+            "/api/v1/stats?from=2026-10-18&to=2026-10-22&period=day",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let days: Vec<(&str, i64)> = body["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["period"].as_str().unwrap(), c["tips"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(
+        days,
+        vec![
+            ("2026-10-18", 0),
+            ("2026-10-19", 0),
+            ("2026-10-20", 7),
+            ("2026-10-21", 0),
+            ("2026-10-22", 0)
+        ]
+    );
+    // Nothing in the range: nothing to fill.
+    let body: Value = lead
+        .get(
+            &app,
+            "/api/v1/stats?from=2026-06-01&to=2026-06-30&period=week",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["cells"], json!([]));
+}
+
+#[tokio::test]
+async fn the_dashboard_lists_weeks_without_tips() {
+    let app = spawn_app().await;
+    for on in ["2026-10-06", "2026-10-20"] {
+        for _ in 0..5 {
+            let shape = facility_tip(
+                ("01", "0180"),
+                "Solgläntans äldreboende",
+                "staffing",
+                "normal",
+                day(on),
+            );
+            store(&app, &shape).await;
+        }
+    }
+    let lead = people::signed_in(&app, "lead@ivo.example", &["triage_lead"], &[]).await;
+    let response = lead
+        .get(
+            &app,
+            "/inspektor/lagesbild?from=2026-10-05&to=2026-10-25&period=week",
+        )
+        .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let html = response.text().await.unwrap();
+    // The tables beside the per-category chart and the outbreak share have a row for week
+    // 42, between 41 and 43.
+    let table = |id: &str| {
+        let section = people::between(&html, &format!("id=\"{id}\""), "</table>").unwrap();
+        people::between(section, "<tbody>", "</tbody>")
+            .unwrap()
+            .to_owned()
+    };
+    let category = table("chart-category");
+    let weeks: Vec<usize> = [
+        "<th scope=\"row\">2026-W41</th><td>5</td></tr>",
+        "<th scope=\"row\">2026-W42</th><td>0</td></tr>",
+        "<th scope=\"row\">2026-W43</th><td>5</td></tr>",
+    ]
+    .iter()
+    .map(|w| {
+        category
+            .find(w)
+            .unwrap_or_else(|| panic!("{w}: {category}"))
+    })
+    .collect();
+    assert!(weeks.windows(2).all(|w| w[0] < w[1]), "weeks in order");
+    let outbreak = table("chart-outbreak");
+    assert!(
+        outbreak.contains("<th scope=\"row\">2026-W42</th><td>0</td><td>0</td><td>–</td>"),
+        "{outbreak}"
+    );
+}
+
+#[tokio::test]
+async fn facility_signals_over_the_api_follow_the_callers_disclosure() {
+    let app = spawn_app().await;
+    let stockholm = ("01", "0180");
+    let uppsala = ("03", "0380");
+    let malmo = ("12", "1280");
+    // (place, facility, category, priority, how many): Solgläntan 11 (ost), Ängen 5 (mitt),
+    // Hemtjänsten 2 (syd).
+    let plan = [
+        (stockholm, "Solgläntans äldreboende", "staffing", "high", 6),
+        (
+            stockholm,
+            "Solgläntans äldreboende",
+            "staffing",
+            "normal",
+            5,
+        ),
+        (uppsala, "Vårdcentralen Ängen", "staffing", "critical", 4),
+        (uppsala, "Vårdcentralen Ängen", "staffing", "low", 1),
+        (
+            malmo,
+            "Hemtjänsten Norra distriktet",
+            "medication",
+            "normal",
+            2,
+        ),
+    ];
+    for (i, (place, facility, category, priority, n)) in plan.into_iter().enumerate() {
+        for j in 0..n {
+            let on = day("2026-10-05") + Duration::days(((i + j) % 5) as i64);
+            store(&app, &facility_tip(place, facility, category, priority, on)).await;
+        }
+    }
+    // Computed here: tips and tips per priority by facility, most tips first.
+    let facilities = [
+        "Solgläntans äldreboende",
+        "Vårdcentralen Ängen",
+        "Hemtjänsten Norra distriktet",
+    ];
+    let priorities = ["critical", "high", "normal", "low"];
+    let count = |facility: &str, priority: Option<&str>| -> i64 {
+        plan.iter()
+            .filter(|p| p.1 == facility && priority.is_none_or(|q| p.3 == q))
+            .map(|p| p.4 as i64)
+            .sum()
+    };
+    assert_eq!(
+        facilities.map(|f| count(f, None)),
+        [11, 5, 2],
+        "the plan ranks them"
+    );
+    #[derive(diesel::QueryableByName)]
+    struct Clusters {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let mut conn = app.db.connect().await;
+    let mut clusters = Vec::new();
+    for facility in facilities {
+        let row: Clusters = diesel::sql_query(
+            "SELECT count(DISTINCT cluster_id) AS n FROM tips WHERE facility_name = $1",
+        )
+        .bind::<Text, _>(facility)
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+        clusters.push(row.n);
+    }
+
+    let key = create_key(&app.db, &[Scope::StatsRead]).await;
+    let analyst = people::signed_in(&app, "analys@ivo.example", &["analyst"], &[]).await;
+    let lead = people::signed_in(&app, "lead@ivo.example", &["triage_lead"], &[]).await;
+    let syd = people::signed_in(&app, "syd@ivo.example", &["inspector"], &["syd"]).await;
+    let query = "/api/v1/stats/facilities?from=2026-10-01&to=2026-10-31";
+    let get_json = |response: reqwest::Response| async move {
+        assert_eq!(response.status().as_u16(), 200);
+        response.json::<Value>().await.unwrap()
+    };
+    let by_key = get_json(
+        app.client
+            .get(app.url(query))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let by_analyst = get_json(analyst.get(&app, query).await).await;
+    let by_lead = get_json(lead.get(&app, query).await).await;
+    let by_syd = get_json(syd.get(&app, query).await).await;
+
+    // Common to every caller: rank, place, clusters, in the plan's order.
+    for body in [&by_key, &by_analyst, &by_lead, &by_syd] {
+        assert_eq!(body["from"], "2026-10-01");
+        assert_eq!(body["to"], "2026-10-31");
+        let list = body["facilities"].as_array().unwrap();
+        assert_eq!(list.len(), 3, "{body}");
+        for (i, entry) in list.iter().enumerate() {
+            assert_eq!(entry["rank"], i + 1);
+            assert_eq!(entry["clusters"], clusters[i]);
+        }
+        assert_eq!(list[0]["municipality_code"], "0180");
+        assert_eq!(list[0]["region_code"], "01");
+        assert_eq!(list[2]["region_code"], "12");
+    }
+    let names = |body: &Value| -> Vec<Value> {
+        body["facilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].clone())
+            .collect()
+    };
+
+    // A key and an analyst: names of facilities with at least 5 tips; small counts "<5".
+    for body in [&by_key, &by_analyst] {
+        assert_eq!(body["suppression_applied"], true);
+        assert_eq!(body["threshold"], 5);
+        assert_eq!(
+            names(body),
+            vec![json!(facilities[0]), json!(facilities[1]), Value::Null]
+        );
+        let list = body["facilities"].as_array().unwrap();
+        assert_eq!(list[0]["tips"], 11);
+        assert_eq!(list[0]["display"], "11");
+        assert_eq!(
+            list[0]["priorities"],
+            json!({"critical": 0, "high": 6, "normal": 5, "low": 0})
+        );
+        assert_eq!(list[1]["tips"], 5, "5 is not below the threshold");
+        // 4 and 1 are both small: both hidden, the zeros shown.
+        assert_eq!(
+            list[1]["priorities"],
+            json!({"critical": null, "high": 0, "normal": 0, "low": null})
+        );
+        assert_eq!(list[2]["tips"], Value::Null);
+        assert_eq!(list[2]["suppressed"], true);
+        assert_eq!(list[2]["display"], "<5");
+        assert_eq!(
+            list[2]["priorities"],
+            json!({"critical": 0, "high": 0, "normal": null, "low": 0})
+        );
+    }
+
+    // A lead: every name and exact small numbers.
+    assert_eq!(by_lead["suppression_applied"], false);
+    assert_eq!(names(&by_lead), facilities.map(|f| json!(f)).to_vec());
+    for (entry, facility) in by_lead["facilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(facilities)
+    {
+        assert_eq!(entry["tips"], count(facility, None));
+        assert_eq!(entry["suppressed"], false);
+        for priority in priorities {
+            assert_eq!(
+                entry["priorities"][priority],
+                count(facility, Some(priority)),
+                "{facility} {priority}"
+            );
+        }
+    }
+
+    // An inspector in syd: only the name of the facility with tips in syd.
+    assert_eq!(by_syd["suppression_applied"], true);
+    assert_eq!(
+        names(&by_syd),
+        vec![Value::Null, Value::Null, json!(facilities[2])]
+    );
+    assert_eq!(by_syd["facilities"][2]["display"], "<5");
+
+    // Filters and dates narrow the list like everything else in the report.
+    let body = get_json(
+        lead.get(&app, &format!("{query}&category=medication"))
+            .await,
+    )
+    .await;
+    assert_eq!(names(&body), vec![json!(facilities[2])]);
+    let body = get_json(
+        lead.get(
+            &app,
+            "/api/v1/stats/facilities?from=2026-11-01&to=2026-11-30",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(body["facilities"], json!([]));
+}
+
+/// Sets when a tip was first reviewed and when it was due, in hours after it arrived.
+async fn set_review(app: &TestApp, fact: &Fact, reviewed_after: Option<i64>, due_after: i64) {
+    let mut conn = app.db.connect().await;
+    diesel::sql_query(
+        "UPDATE tips SET due_at = submitted_at + make_interval(hours => $1::int), \
+         first_reviewed_at = submitted_at + make_interval(hours => $2::int), \
+         status = CASE WHEN $2::int IS NULL THEN status ELSE 'in_review' END \
+         WHERE id = $3::uuid",
+    )
+    .bind::<BigInt, _>(due_after)
+    .bind::<diesel::sql_types::Nullable<BigInt>, _>(reviewed_after)
+    .bind::<Text, _>(&fact.id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+}
+
+/// The median of some hours (computed here, not by the database).
+fn median(mut hours: Vec<f64>) -> f64 {
+    hours.sort_by(f64::total_cmp);
+    let n = hours.len();
+    if n % 2 == 1 {
+        hours[n / 2]
+    } else {
+        (hours[n / 2 - 1] + hours[n / 2]) / 2.0
+    }
+}
+
+#[tokio::test]
+async fn deadline_compliance_over_the_api_matches_hand_computed_figures() {
+    let app = spawn_app().await;
+    let today = Utc::now()
+        .with_timezone(&chrono_tz::Europe::Stockholm)
+        .date_naive();
+    let arrived = today - Duration::days(3);
+    // (reviewed after, due after), in hours. Team ost (län 01): seven tips, the last not yet
+    // reviewed and not yet due (undecided). Team syd (län 12): two tips, both in time.
+    let ost: [(Option<i64>, i64); 7] = [
+        (Some(2), 24),
+        (Some(4), 24),
+        (Some(10), 8),
+        (Some(30), 24),
+        (Some(6), 4),
+        (None, 24),
+        (None, 24 * 8),
+    ];
+    let syd: [(Option<i64>, i64); 2] = [(Some(1), 24), (Some(3), 24)];
+    for (place, plan) in [(("01", "0180"), &ost[..]), (("12", "1280"), &syd[..])] {
+        for (reviewed, due) in plan {
+            let fact = store(
+                &app,
+                &facility_tip(
+                    place,
+                    "Solgläntans äldreboende",
+                    "staffing",
+                    "normal",
+                    arrived,
+                ),
+            )
+            .await;
+            set_review(&app, &fact, *reviewed, *due).await;
+        }
+    }
+    // Hand-computed: ost reviewed after 2, 4, 6, 10, 30 h → median 6 h; decided: the five
+    // reviewed and the one past its deadline; in time: 2 and 4 h → 2 of 6.
+    let figures = |plan: &[(Option<i64>, i64)]| {
+        let reviewed: Vec<f64> = plan.iter().filter_map(|p| p.0).map(|h| h as f64).collect();
+        let hours_since = 3 * 24;
+        let in_time = plan
+            .iter()
+            .filter(|(r, due)| r.is_some_and(|r| r <= *due))
+            .count() as f64;
+        let decided = plan
+            .iter()
+            .filter(|(r, due)| r.is_some() || *due < hours_since)
+            .count() as f64;
+        (median(reviewed), in_time * 100.0 / decided, decided)
+    };
+    assert_eq!(figures(&ost), (6.0, 100.0 / 3.0, 6.0));
+    assert_eq!(figures(&syd), (2.0, 100.0, 2.0));
+
+    let query = format!(
+        "/api/v1/stats/deadlines?from={}&to={today}",
+        today - Duration::days(10)
+    );
+    let close = |value: &Value, want: f64| {
+        let got = value
+            .as_f64()
+            .unwrap_or_else(|| panic!("a number: {value}"));
+        assert!((got - want).abs() < 1e-6, "{got} ≠ {want}");
+    };
+
+    // A lead sees every team unsuppressed.
+    let lead = people::signed_in(&app, "lead@ivo.example", &["triage_lead"], &[]).await;
+    let response = lead.get(&app, &query).await;
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["suppression_applied"], false);
+    assert_eq!(body["to"], today.to_string());
+    let teams = body["teams"].as_array().unwrap();
+    assert_eq!(teams.len(), 2);
+    for (entry, (team, plan)) in teams.iter().zip([("ost", &ost[..]), ("syd", &syd[..])]) {
+        let (median_hours, share, decided) = figures(plan);
+        assert_eq!(entry["team"], team);
+        assert_eq!(entry["tips"], plan.len());
+        close(&entry["median_hours_to_first_review"], median_hours);
+        close(&entry["share_reviewed_in_time_percent"], share);
+        assert_eq!(entry["decided"].as_f64(), Some(decided));
+    }
+
+    // A key: ost's figures rest on at least 5 tips each; syd's two tips hide everything.
+    let key = create_key(&app.db, &[Scope::StatsRead]).await;
+    let response = app
+        .client
+        .get(app.url(&query))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["suppression_applied"], true);
+    let ost_entry = &body["teams"][0];
+    assert_eq!(ost_entry["tips"], 7);
+    close(&ost_entry["median_hours_to_first_review"], 6.0);
+    close(&ost_entry["share_reviewed_in_time_percent"], 100.0 / 3.0);
+    assert_eq!(ost_entry["decided"], 6);
+    assert_eq!(
+        body["teams"][1],
+        json!({"team": "syd", "tips": null, "median_hours_to_first_review": null,
+               "share_reviewed_in_time_percent": null, "decided": null})
+    );
+
+    // A filter that matches nothing: no teams.
+    let response = lead
+        .get(&app, &format!("{query}&category=medication"))
+        .await;
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["teams"], json!([]));
+}
+
+#[tokio::test]
+async fn the_facility_and_deadline_endpoints_refuse_bad_parameters_and_callers() {
+    let app = spawn_app().await;
+    let lead = people::signed_in(&app, "lead@ivo.example", &["triage_lead"], &[]).await;
+    let admin = people::signed_in(&app, "admin@ivo.example", &["admin"], &[]).await;
+    let reader = create_key(&app.db, &[Scope::TipsRead]).await;
+    for path in ["/api/v1/stats/facilities", "/api/v1/stats/deadlines"] {
+        let cases = [
+            ("from=2026-13-01", "from", "invalid_date"),
+            ("from=2026-10-10&to=2026-10-01", "to", "before_from"),
+            ("from=2020-01-01&to=2026-01-01", "to", "range_too_long"),
+            ("category=plague", "category", "unknown_code"),
+            ("region_code=", "region_code", "empty"),
+            ("colour=red", "colour", "unknown_field"),
+            ("group_by=region_code", "group_by", "unknown_field"),
+            ("period=week", "period", "unknown_field"),
+            ("trend=true", "trend", "unknown_field"),
+            ("from=2026-10-01&from=2026-10-02", "from", "repeated"),
+        ];
+        for (query, field, code) in cases {
+            let body = problem(lead.get(&app, &format!("{path}?{query}")).await, 422).await;
+            assert!(
+                field_errors(&body).contains(&(field.to_owned(), code.to_owned())),
+                "{path}?{query}: {body}"
+            );
+        }
+        // Every bad field at once.
+        let body = problem(
+            lead.get(&app, &format!("{path}?period=week&category=plague&from=x"))
+                .await,
+            422,
+        )
+        .await;
+        let fields: Vec<String> = field_errors(&body).into_iter().map(|(f, _)| f).collect();
+        for field in ["period", "category", "from"] {
+            assert!(fields.contains(&field.to_owned()), "{field}: {body}");
+        }
+
+        // A key without stats:read: 403 naming the scope; an admin: 403; nobody: 401.
+        let response = app
+            .client
+            .get(app.url(path))
+            .bearer_auth(&reader)
+            .send()
+            .await
+            .unwrap();
+        let body = problem(response, 403).await;
+        assert!(body["detail"].as_str().unwrap().contains("stats:read"));
+        problem(admin.get(&app, path).await, 403).await;
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        problem(response, 401).await;
+        // Other methods: 405.
+        let response = app.client.post(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 405, "{path}");
+    }
 }
