@@ -144,7 +144,8 @@ fn protect(
     let counts = [row.critical, row.high, row.normal, row.low];
     let hidden = if suppress {
         let keys: Vec<Vec<usize>> = (0..4).map(|p| vec![p]).collect();
-        suppression::suppress(&keys, &counts, threshold)
+        // All four priorities are listed, so no unlisted zero is ever needed.
+        suppression::suppress(&keys, &counts, threshold).hidden
     } else {
         vec![false; 4]
     };

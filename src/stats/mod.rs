@@ -60,38 +60,44 @@ pub enum TableError {
     TooManyCells(#[from] query::TooManyCells),
 }
 
+/// A cell's coordinate on one axis of the suppression grid.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Coordinate {
+    Period(Option<NaiveDate>),
+    Code(Option<String>),
+}
+
 /// Applies disclosure control to counted rows (pure). The period, when there is one, is an
-/// axis like the dimensions. Zero cells (the filled-in periods) are shown as 0 and take no
-/// part in suppression: the cells that are not zero are hidden exactly as without them.
+/// axis like the dimensions. Zero cells (the filled-in periods) are shown as 0 unless one is
+/// needed as a partner (see `suppression`); so are zero combinations the database did not
+/// return, which are then added at the end, hidden.
 pub fn protect(
     selection: &Selection,
     rows: Vec<query::CountRow>,
     suppress: bool,
     threshold: i64,
 ) -> Table {
-    let counted: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].tips != 0).collect();
-    let coordinates: Vec<Vec<Option<String>>> = counted
+    let with_period = selection.period.is_some();
+    let coordinates: Vec<Vec<Coordinate>> = rows
         .iter()
-        .map(|&i| &rows[i])
         .map(|row| {
             let mut key = Vec::with_capacity(row.keys.len() + 1);
-            if selection.period.is_some() {
-                key.push(row.period_start.map(|d| d.to_string()));
+            if with_period {
+                key.push(Coordinate::Period(row.period_start));
             }
-            key.extend(row.keys.iter().cloned());
+            key.extend(row.keys.iter().cloned().map(Coordinate::Code));
             key
         })
         .collect();
-    let counts: Vec<i64> = counted.iter().map(|&i| rows[i].tips).collect();
-    let mut hidden = vec![false; rows.len()];
-    if suppress {
+    let counts: Vec<i64> = rows.iter().map(|row| row.tips).collect();
+    let (hidden, hidden_zeros) = if suppress {
         let decided = suppression::suppress(&coordinates, &counts, threshold);
-        for (&i, hide) in counted.iter().zip(decided) {
-            hidden[i] = hide;
-        }
-    }
+        (decided.hidden, decided.hidden_zeros)
+    } else {
+        (vec![false; rows.len()], Vec::new())
+    };
     let total: i64 = counts.iter().sum();
-    let cells = rows
+    let mut cells: Vec<Cell> = rows
         .into_iter()
         .zip(hidden)
         .map(|(row, hidden)| Cell {
@@ -101,6 +107,22 @@ pub fn protect(
             hidden,
         })
         .collect();
+    cells.extend(hidden_zeros.into_iter().map(|key| {
+        let mut period_start = None;
+        let mut keys = Vec::with_capacity(key.len());
+        for coordinate in key {
+            match coordinate {
+                Coordinate::Period(start) => period_start = start,
+                Coordinate::Code(code) => keys.push(code),
+            }
+        }
+        Cell {
+            period_start,
+            keys,
+            tips: 0,
+            hidden: true,
+        }
+    }));
     Table {
         selection: selection.clone(),
         cells,
