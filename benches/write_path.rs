@@ -157,7 +157,11 @@ async fn run_in_database(params: &Params, db_url: &str, work_dir: &Path) -> anyh
         .filter(|sql| !sql.trim().is_empty())
     {
         println!("running BENCH_SETUP_SQL: {sql}");
-        admin_execute(db_url, &sql)
+        use diesel_async::SimpleAsyncConnection;
+        let mut conn = AsyncPgConnection::establish(db_url)
+            .await
+            .context("connecting to the bench database")?;
+        conn.batch_execute(&sql)
             .await
             .context("running BENCH_SETUP_SQL")?;
     }
