@@ -18,7 +18,8 @@
 //!    whole dashboard page (`/inspektor/lagesbild`, every query and the SVG) as the analyst and
 //!    as the lead, and for the full-year weekly export by län × category (CSV), from the
 //!    rollup and — forced by a filter the rollup lacks — from the tips table's covering index.
-//! 6. Prints p50/p95/max and PASS/FAIL against the target (p95 < 200 ms each).
+//! 6. Prints p50/p95/max and PASS/FAIL against the targets (p95 < 200 ms per query and for
+//!    the export; p95 < 1 s for the whole page).
 //!
 //! ```text
 //! cargo bench --bench stats
@@ -47,6 +48,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use hdrhistogram::Histogram;
 
 const P95_TARGET_MS: f64 = 200.0;
+/// The whole dashboard page: "well under a second".
+const PAGE_P95_TARGET_MS: f64 = 1000.0;
 
 struct Params {
     tips: u64,
@@ -303,17 +306,29 @@ async fn run_in_database(params: &Params, db_url: &str, work_dir: &Path) -> anyh
         generation.total, params.requests
     );
     println!(
-        "{:<50} {:>9} {:>9} {:>9} {:>9}  target p95 < {P95_TARGET_MS} ms",
+        "{:<50} {:>9} {:>9} {:>9} {:>9}  target",
         "query", "p50 ms", "p95 ms", "max ms", "bytes"
     );
     let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
     for (name, histogram, bytes) in &results {
         let p95 = ms(histogram, 0.95);
+        // Each query and the export: p95 < 200 ms. The whole page (all its queries, rendered):
+        // "well under a second", checked as p95 < 1 s. The export through the index is a
+        // comparison (a selection the rollup lacks), without a target.
+        let verdict = if name.starts_with("dashboard page") {
+            format!(
+                "p95 < {PAGE_P95_TARGET_MS} ms: {}",
+                pass(p95 < PAGE_P95_TARGET_MS)
+            )
+        } else if name.starts_with("same export from the tips table") {
+            "(comparison)".to_owned()
+        } else {
+            format!("p95 < {P95_TARGET_MS} ms: {}", pass(p95 < P95_TARGET_MS))
+        };
         println!(
-            "{name:<50} {:>9.1} {p95:>9.1} {:>9.1} {bytes:>9}  {}",
+            "{name:<50} {:>9.1} {p95:>9.1} {:>9.1} {bytes:>9}  {verdict}",
             ms(histogram, 0.5),
             histogram.max() as f64 / 1000.0,
-            pass(p95 < P95_TARGET_MS)
         );
     }
     println!(
