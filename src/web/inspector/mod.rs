@@ -174,6 +174,51 @@ pub struct Filter {
     pub choices: Vec<Choice>,
 }
 
+impl Filter {
+    /// A select filter: "any" first (selected when nothing is), then `options`, the one named in
+    /// the query (`selected`) selected.
+    pub fn select(
+        id: &'static str,
+        label: &str,
+        any_label: &str,
+        selected: Option<&str>,
+        options: impl IntoIterator<Item = (String, String)>,
+    ) -> Filter {
+        Filter {
+            id,
+            label: label.to_owned(),
+            choices: choices(any_label, selected, options),
+        }
+    }
+}
+
+/// (code, label) pairs of codes whose labels are the page texts `{prefix}.{code}` (priorities,
+/// statuses, outcomes).
+pub fn text_labels<'a>(
+    t: &Texts,
+    prefix: &str,
+    codes: impl IntoIterator<Item = &'a str>,
+) -> Vec<(String, String)> {
+    codes
+        .into_iter()
+        .map(|code| {
+            (
+                code.to_owned(),
+                t.get(&format!("{prefix}.{code}")).to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The län as (code, name) pairs.
+pub fn region_labels(taxonomy: &crate::domain::Taxonomy) -> Vec<(String, String)> {
+    taxonomy
+        .regions
+        .iter()
+        .map(|r| (r.code.clone(), r.name.clone()))
+        .collect()
+}
+
 /// The choices of a filter: "any" first (selected when nothing is), then `options`.
 pub fn choices(
     any_label: &str,

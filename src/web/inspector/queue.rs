@@ -8,8 +8,8 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use super::{
-    ADMIN, Chrome, Filter, Section, SignedIn, choices, code_labels, forbidden, query_string,
-    signed_in,
+    ADMIN, Chrome, Filter, Section, SignedIn, code_labels, forbidden, query_string, region_labels,
+    signed_in, text_labels,
 };
 use crate::auth::policy::{self, Action, Decision, Role, TipScope};
 use crate::db;
@@ -156,67 +156,54 @@ pub async fn show(
         .iter()
         .filter(|team| scope.includes(&team.code))
         .map(|team| (team.code.clone(), team.name.clone()));
+    let any = t.get("queue.any");
     let filters = vec![
-        Filter {
-            id: "team",
-            label: t.get("queue.filter_team").to_owned(),
-            choices: choices(t.get("queue.any_team"), value("team"), team_options),
-        },
-        Filter {
-            id: "region_code",
-            label: t.get("queue.filter_region_code").to_owned(),
-            choices: choices(
-                t.get("queue.any"),
-                value("region_code"),
-                taxonomy
-                    .regions
-                    .iter()
-                    .map(|r| (r.code.clone(), r.name.clone())),
+        Filter::select(
+            "team",
+            t.get("queue.filter_team"),
+            t.get("queue.any_team"),
+            value("team"),
+            team_options,
+        ),
+        Filter::select(
+            "region_code",
+            t.get("queue.filter_region_code"),
+            any,
+            value("region_code"),
+            region_labels(taxonomy),
+        ),
+        Filter::select(
+            "category",
+            t.get("queue.filter_category"),
+            any,
+            value("category"),
+            code_labels(&taxonomy.categories, english),
+        ),
+        Filter::select(
+            "care_sector",
+            t.get("queue.filter_care_sector"),
+            any,
+            value("care_sector"),
+            code_labels(&taxonomy.care_sectors, english),
+        ),
+        Filter::select(
+            "priority",
+            t.get("queue.filter_priority"),
+            any,
+            value("priority"),
+            text_labels(t, "priority", Priority::ALL.iter().map(|p| p.as_str())),
+        ),
+        Filter::select(
+            "status",
+            t.get("queue.filter_status"),
+            t.get("queue.open_statuses"),
+            value("status"),
+            text_labels(
+                t,
+                "tip_status",
+                ["new", "in_review", "awaiting_reporter", "closed", "all"],
             ),
-        },
-        Filter {
-            id: "category",
-            label: t.get("queue.filter_category").to_owned(),
-            choices: choices(
-                t.get("queue.any"),
-                value("category"),
-                code_labels(&taxonomy.categories, english),
-            ),
-        },
-        Filter {
-            id: "care_sector",
-            label: t.get("queue.filter_care_sector").to_owned(),
-            choices: choices(
-                t.get("queue.any"),
-                value("care_sector"),
-                code_labels(&taxonomy.care_sectors, english),
-            ),
-        },
-        Filter {
-            id: "priority",
-            label: t.get("queue.filter_priority").to_owned(),
-            choices: choices(
-                t.get("queue.any"),
-                value("priority"),
-                Priority::ALL.iter().map(|p| {
-                    (
-                        p.as_str().to_owned(),
-                        t.get(&format!("priority.{}", p.as_str())).to_owned(),
-                    )
-                }),
-            ),
-        },
-        Filter {
-            id: "status",
-            label: t.get("queue.filter_status").to_owned(),
-            choices: choices(
-                t.get("queue.open_statuses"),
-                value("status"),
-                ["new", "in_review", "awaiting_reporter", "closed", "all"]
-                    .iter()
-                    .map(|s| (s.to_string(), t.get(&format!("tip_status.{s}")).to_owned())),
-            ),
-        },
+        ),
     ];
 
     let mut status_counts = Vec::new();

@@ -9,7 +9,8 @@ use askama::Template;
 use chrono::Utc;
 
 use super::{
-    Chrome, Filter, Section, SignedIn, choices, code_labels, forbidden, query_string, signed_in,
+    Chrome, Filter, Section, SignedIn, code_labels, forbidden, query_string, region_labels,
+    signed_in, text_labels,
 };
 use crate::auth::policy::{self, Action, Decision};
 use crate::domain::{Outcome, Priority};
@@ -524,6 +525,16 @@ pub async fn show(
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     };
+    // Every select but the period: "any" first; labelled `stats_filter.{id}`.
+    let select = |id: &'static str, options: Vec<(String, String)>| {
+        Filter::select(
+            id,
+            t.get(&format!("stats_filter.{id}")),
+            t.get("stats_page.any"),
+            value(id),
+            options,
+        )
+    };
     let filters = vec![
         Filter {
             id: "period",
@@ -539,96 +550,34 @@ pub async fn show(
                 })
                 .collect(),
         },
-        Filter {
-            id: "region_code",
-            label: t.get("stats_filter.region_code").to_owned(),
-            choices: choices(
-                t.get("stats_page.any"),
-                value("region_code"),
-                taxonomy
-                    .regions
-                    .iter()
-                    .map(|r| (r.code.clone(), r.name.clone())),
-            ),
-        },
-        Filter {
-            id: "category",
-            label: t.get("stats_filter.category").to_owned(),
-            choices: choices(
-                t.get("stats_page.any"),
-                value("category"),
-                code_labels(&taxonomy.categories, english),
-            ),
-        },
-        Filter {
-            id: "care_sector",
-            label: t.get("stats_filter.care_sector").to_owned(),
-            choices: choices(
-                t.get("stats_page.any"),
-                value("care_sector"),
-                code_labels(&taxonomy.care_sectors, english),
-            ),
-        },
-        Filter {
-            id: "priority",
-            label: t.get("stats_filter.priority").to_owned(),
-            choices: choices(
-                t.get("stats_page.any"),
-                value("priority"),
-                Priority::ALL.iter().map(|p| {
-                    (
-                        p.as_str().to_owned(),
-                        t.get(&format!("priority.{}", p.as_str())).to_owned(),
-                    )
-                }),
-            ),
-        },
-        Filter {
-            id: "outcome",
-            label: t.get("stats_filter.outcome").to_owned(),
-            choices: choices(
-                t.get("stats_page.any"),
-                value("outcome"),
-                Outcome::ALL.iter().map(|o| {
-                    (
-                        o.as_str().to_owned(),
-                        t.get(&format!("outcome.{}", o.as_str())).to_owned(),
-                    )
-                }),
-            ),
-        },
-        Filter {
-            id: "outbreak",
-            label: t.get("stats_filter.outbreak").to_owned(),
-            choices: choices(
-                t.get("stats_page.any"),
-                value("outbreak"),
-                code_labels(&taxonomy.outbreaks, english),
-            ),
-        },
-        Filter {
-            id: "channel",
-            label: t.get("stats_filter.channel").to_owned(),
-            choices: choices(
-                t.get("stats_page.any"),
-                value("channel"),
-                ["web", "api"].iter().map(|c| {
+        select("region_code", region_labels(taxonomy)),
+        select("category", code_labels(&taxonomy.categories, english)),
+        select("care_sector", code_labels(&taxonomy.care_sectors, english)),
+        select(
+            "priority",
+            text_labels(t, "priority", Priority::ALL.iter().map(|p| p.as_str())),
+        ),
+        select(
+            "outcome",
+            text_labels(t, "outcome", Outcome::ALL.iter().map(|o| o.as_str())),
+        ),
+        select("outbreak", code_labels(&taxonomy.outbreaks, english)),
+        select(
+            "channel",
+            ["web", "api"]
+                .iter()
+                .map(|c| {
                     (
                         c.to_string(),
                         code_label(taxonomy, Dimension::Channel, c, english),
                     )
-                }),
-            ),
-        },
-        Filter {
-            id: "reporter_role",
-            label: t.get("stats_filter.reporter_role").to_owned(),
-            choices: choices(
-                t.get("stats_page.any"),
-                value("reporter_role"),
-                code_labels(&taxonomy.reporter_roles, english),
-            ),
-        },
+                })
+                .collect(),
+        ),
+        select(
+            "reporter_role",
+            code_labels(&taxonomy.reporter_roles, english),
+        ),
     ];
 
     let export_selection = base.grouped(&[Dimension::Region, Dimension::Category], Some(period));
