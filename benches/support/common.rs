@@ -61,6 +61,13 @@ impl Tipsa {
         if std::env::var("BENCH_WORKER_IN_SERVE").is_ok_and(|v| v == "false") {
             command.env("TIPSA__NOTIFY__WORKER_IN_SERVE", "false");
         }
+        // BENCH_TIPSA__SECTION__KEY=value: a setting for the benchmarked service, for
+        // experiments (e.g. BENCH_TIPSA__INTAKE__BATCH_LANES=2).
+        for (name, value) in std::env::vars_os() {
+            if let Some(setting) = name.to_string_lossy().strip_prefix("BENCH_TIPSA__") {
+                command.env(format!("TIPSA__{setting}"), value);
+            }
+        }
         command
     }
 
