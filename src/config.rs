@@ -146,6 +146,12 @@ pub enum LogFormat {
 pub struct IntakeSettings {
     /// How long an `Idempotency-Key` (and the sealed response it replays) is kept.
     pub idempotency_ttl_hours: u32,
+    /// Submissions arriving together are stored together (`intake::batch`): how many batches
+    /// may be stored at once, each on its own pooled connection; 0 stores every tip on its
+    /// own, in its request.
+    pub batch_lanes: usize,
+    /// The most tips stored in one batch.
+    pub batch_max_tips: usize,
     /// Outbreak tags a tip may carry.
     #[serde(default)]
     pub outbreaks: Vec<OutbreakSettings>,

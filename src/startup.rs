@@ -21,6 +21,7 @@ use crate::crypto::Crypto;
 use crate::db::embedded::{self, LocalCluster};
 use crate::db::{self, migrate};
 use crate::domain::taxonomy::Label;
+use crate::intake::batch::{BatchSettings, SubmissionBatcher};
 use crate::notify::wake::WorkerWaker;
 use crate::ratelimit::{Limits, RateLimiter};
 use crate::state::AppState;
@@ -118,8 +119,10 @@ impl Application {
                 .await
                 .context("loading the taxonomy (have the migrations run?)")?
         };
-        let triage = TriageRules::load(&settings.config_dir, &taxonomy)
-            .context("loading the triage and routing rules")?;
+        let triage = Arc::new(
+            TriageRules::load(&settings.config_dir, &taxonomy)
+                .context("loading the triage and routing rules")?,
+        );
         let taxonomy_json = serde_json::to_vec(&taxonomy).context("serialising the taxonomy")?;
         let taxonomy_etag = hex::encode(&Sha256::digest(&taxonomy_json)[..16]);
 
@@ -138,6 +141,14 @@ impl Application {
             login_attempt: settings.auth.login_attempts_per_window,
             window: std::time::Duration::from_secs(settings.public.rate_limit_window_minutes * 60),
         });
+        let intake = SubmissionBatcher::start(
+            pool.clone(),
+            triage.clone(),
+            BatchSettings {
+                lanes: settings.intake.batch_lanes,
+                max_tips: settings.intake.batch_max_tips,
+            },
+        );
         let state = web::Data::new(AppState {
             pool,
             crypto: Arc::new(crypto),
@@ -148,6 +159,7 @@ impl Application {
             rate_limiter,
             api_key_cache,
             translations: Translations::load().context("loading the page texts")?,
+            intake,
             triage,
             worker_waker: WorkerWaker::start(database_url.to_owned()),
         });

@@ -10,6 +10,7 @@ use crate::config::Settings;
 use crate::crypto::Crypto;
 use crate::db::{DbPool, PooledConnection};
 use crate::domain::Taxonomy;
+use crate::intake::batch::SubmissionBatcher;
 use crate::notify::wake::WorkerWaker;
 use crate::ratelimit::RateLimiter;
 use crate::triage::TriageRules;
@@ -31,7 +32,9 @@ pub struct AppState {
     /// The public pages' texts.
     pub translations: Translations,
     /// Triage and routing rules, loaded and checked at start.
-    pub triage: TriageRules,
+    pub triage: Arc<TriageRules>,
+    /// Stores submitted tips, together when they arrive together.
+    pub intake: SubmissionBatcher,
     /// Call after committing notification jobs that are due now.
     pub worker_waker: WorkerWaker,
 }

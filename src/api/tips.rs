@@ -19,7 +19,7 @@ use crate::auth::policy::TipVerb;
 use crate::auth::{Action, Principal, Scope};
 use crate::db;
 use crate::domain::{Channel, FieldError, Outcome, Priority, TipDraft, TipStatus, TipSubmission};
-use crate::intake::{self, AcceptedTip, IntakeError, Submitter};
+use crate::intake::{self, AcceptedTip, IntakeError, PreparedTip, Submitter};
 use crate::state::{AppState, today_in_sweden};
 use crate::telemetry;
 use crate::workflow::{self, TipChange};
@@ -150,6 +150,7 @@ impl From<IntakeError> for ApiError {
         match error {
             IntakeError::Database(e) => e.into(),
             IntakeError::Crypto(e) => e.into(),
+            IntakeError::Unavailable(reason) => ApiError::Unavailable(reason),
         }
     }
 }
@@ -192,44 +193,40 @@ pub async fn submit_tip(
     let submission = TipSubmission::parse(body.value, &state.taxonomy, today_in_sweden())
         .map_err(ApiError::Validation)?;
 
-    let mut conn = state.connection().await?;
-    let claim = match idempotency_key {
-        None => None,
-        Some(key) => match idempotency::begin(
-            &mut conn,
-            &state.crypto,
-            caller.key_id,
-            key,
-            body.fingerprint.as_deref().unwrap_or_default(),
-            state.settings.intake.idempotency_ttl_hours,
-        )
-        .await?
-        {
-            Start::Replay(response) => return Ok(response),
-            Start::Proceed(claim) => Some(claim),
-        },
-    };
-
     let submitter = Submitter {
         channel: Channel::Api,
         api_key_id: Some(caller.key_id),
         actor: caller.actor(),
     };
     let crypto = &state.crypto;
-    let Some(claim) = claim else {
-        // One statement, atomic by itself: no transaction round trips needed.
-        let accepted =
-            intake::record_tip(&mut conn, crypto, &state.triage, &submission, &submitter).await?;
+    let prepared = PreparedTip::new(crypto, submission, submitter)?;
+    let Some(key) = idempotency_key else {
+        // Stored with whatever else is arriving (`intake::batch`); no connection is held
+        // while it waits.
+        let accepted = state.intake.submit(prepared).await?;
         if accepted.enqueued_due_jobs {
             state.worker_waker.wake();
         }
         let (location, body) = created_response(&accepted)?;
         return Ok(created(location, body));
     };
+    let mut conn = state.connection().await?;
+    let claim = match idempotency::begin(
+        &mut conn,
+        crypto,
+        caller.key_id,
+        key,
+        body.fingerprint.as_deref().unwrap_or_default(),
+        state.settings.intake.idempotency_ttl_hours,
+    )
+    .await?
+    {
+        Start::Replay(response) => return Ok(response),
+        Start::Proceed(claim) => claim,
+    };
     let result = conn
         .transaction::<_, ApiError, _>(async |conn| {
-            let accepted =
-                intake::record_tip(conn, crypto, &state.triage, &submission, &submitter).await?;
+            let accepted = intake::record_tip(conn, &state.triage, prepared).await?;
             let (location, body) = created_response(&accepted)?;
             idempotency::complete(
                 conn,

@@ -11,6 +11,7 @@ pub mod pool;
 pub mod queue;
 pub mod schema;
 pub mod taxonomy;
+pub mod tip_batch;
 pub mod tips;
 
 pub use diesel_async::AsyncPgConnection;

@@ -1,6 +1,8 @@
 //! The intake capability: triages and records a validated tip — sealed contact details,
 //! receipt-code hash, reference, triage result, its first event and its notification jobs. Shared by the REST API and
-//! the web form.
+//! the web form. `batch` stores tips that arrive together in one transaction.
+
+pub mod batch;
 
 use chrono::{DateTime, Utc};
 use diesel_async::{
@@ -15,7 +17,6 @@ use crate::domain::receipt::RECEIPT_CODE_BYTES;
 use crate::domain::{Channel, ReceiptCode, TipSubmission};
 use crate::notify;
 use crate::triage::{self, TriageInput, TriageResult, TriageRules};
-
 /// Who submitted the tip.
 pub struct Submitter {
     pub channel: Channel,
@@ -44,6 +45,147 @@ pub enum IntakeError {
     Database(#[from] diesel::result::Error),
     #[error("sealing the contact details failed")]
     Crypto(#[from] CryptoError),
+    #[error("no database connection: {0}")]
+    Unavailable(String),
+}
+
+/// A validated tip with everything that needs no database: its id, receipt code and hash,
+/// sealed contact details and facility key. Made by the request handler, stored by
+/// `record_tip` or by the intake queue.
+pub struct PreparedTip {
+    tip: TipSubmission,
+    submitter: Submitter,
+    id: Uuid,
+    receipt_code: ReceiptCode,
+    receipt_code_hash: Vec<u8>,
+    sealed_contact: Option<(String, Vec<u8>)>,
+    facility_key: Option<String>,
+    reporter_gave_email: bool,
+}
+
+impl PreparedTip {
+    pub fn new(
+        crypto: &Crypto,
+        tip: TipSubmission,
+        submitter: Submitter,
+    ) -> Result<Self, IntakeError> {
+        let id = Uuid::now_v7();
+        let mut random = [0u8; RECEIPT_CODE_BYTES];
+        rand::rng().fill_bytes(&mut random);
+        let receipt_code = ReceiptCode::from_random_bytes(random);
+        let receipt_code_hash = crypto.receipt_code_hash(&receipt_code);
+        let sealed_contact = match &tip.reporter {
+            Some(contact) => {
+                let plaintext = serde_json::to_vec(contact).map_err(|_| CryptoError::Damaged)?;
+                Some(crypto.seal(&plaintext, id.as_bytes())?)
+            }
+            None => None,
+        };
+        let reporter_gave_email = tip
+            .reporter
+            .as_ref()
+            .is_some_and(|contact| contact.email.is_some());
+        let facility_key = triage::rules::facility_key(
+            tip.facility_name.as_deref(),
+            tip.municipality_code.as_deref(),
+        );
+        Ok(PreparedTip {
+            tip,
+            submitter,
+            id,
+            receipt_code,
+            receipt_code_hash,
+            sealed_contact,
+            facility_key,
+            reporter_gave_email,
+        })
+    }
+
+    /// The normalised facility name plus municipality, when the tip names a facility.
+    pub fn facility_key(&self) -> Option<&str> {
+        self.facility_key.as_deref()
+    }
+
+    /// What the rules see, given the time of storing and the facility's earlier tips.
+    fn triage_input(
+        &self,
+        submitted_at: DateTime<Utc>,
+        earlier_tips_at_facility: u32,
+    ) -> TriageInput<'_> {
+        let tip = &self.tip;
+        TriageInput {
+            category: &tip.category,
+            care_sector: &tip.care_sector,
+            region_code: &tip.region_code,
+            description: &tip.description,
+            facility_name: tip.facility_name.as_deref(),
+            ongoing: tip.ongoing,
+            identified: !tip.is_anonymous(),
+            submitted_at,
+            earlier_tips_at_facility,
+        }
+    }
+
+    /// The row to insert, with its triage result and notification jobs.
+    fn row<'a>(
+        &'a self,
+        result: &'a TriageResult,
+        cluster_id: Option<Uuid>,
+        submitted_at: DateTime<Utc>,
+    ) -> db::tips::NewTip<'a> {
+        let tip = &self.tip;
+        db::tips::NewTip {
+            id: self.id,
+            channel: self.submitter.channel.as_str(),
+            category: &tip.category,
+            care_sector: &tip.care_sector,
+            region_code: &tip.region_code,
+            municipality_code: tip.municipality_code.as_deref(),
+            facility_name: tip.facility_name.as_deref(),
+            care_provider: tip.care_provider.as_deref(),
+            occurred_on: tip.occurred_on,
+            ongoing: tip.ongoing,
+            description: &tip.description,
+            reporter_role: &tip.reporter_role,
+            outbreak: tip.outbreak.as_deref(),
+            language: tip.language.as_str(),
+            anonymous: tip.is_anonymous(),
+            contact_ciphertext: self
+                .sealed_contact
+                .as_ref()
+                .map(|(_, sealed)| sealed.as_slice()),
+            contact_key_id: self
+                .sealed_contact
+                .as_ref()
+                .map(|(key_id, _)| key_id.as_str()),
+            receipt_code_hash: &self.receipt_code_hash,
+            submitted_by_api_key: self.submitter.api_key_id,
+            submitted_at,
+            triage: new_triage(result, self.facility_key.as_deref(), cluster_id),
+            notifications: notify::outbox::plan_for_tip(result.priority, self.reporter_gave_email),
+        }
+    }
+
+    /// The submitter's answer once the tip is committed.
+    fn accept(
+        self,
+        reference: String,
+        submitted_at: DateTime<Utc>,
+        triage: TriageResult,
+    ) -> AcceptedTip {
+        AcceptedTip {
+            id: self.id,
+            reference,
+            receipt_code: self.receipt_code,
+            anonymous: self.tip.is_anonymous(),
+            submitted_at,
+            enqueued_due_jobs: notify::outbox::plan_has_due_jobs(
+                triage.priority,
+                self.reporter_gave_email,
+            ),
+            triage,
+        }
+    }
 }
 
 /// Triages the tip and stores it with its `submitted` event. Without a facility name this is a
@@ -51,80 +193,16 @@ pub enum IntakeError {
 /// holds a per-facility lock while earlier tips are counted for the repeat signal.
 pub async fn record_tip(
     conn: &mut AsyncPgConnection,
-    crypto: &Crypto,
     rules: &TriageRules,
-    tip: &TipSubmission,
-    submitter: &Submitter,
+    prepared: PreparedTip,
 ) -> Result<AcceptedTip, IntakeError> {
-    let id = Uuid::now_v7();
     let submitted_at = Utc::now();
-    let mut random = [0u8; RECEIPT_CODE_BYTES];
-    rand::rng().fill_bytes(&mut random);
-    let receipt_code = ReceiptCode::from_random_bytes(random);
-    let receipt_code_hash = crypto.receipt_code_hash(&receipt_code);
-    let sealed_contact = match &tip.reporter {
-        Some(contact) => {
-            let plaintext = serde_json::to_vec(contact).map_err(|_| CryptoError::Damaged)?;
-            Some(crypto.seal(&plaintext, id.as_bytes())?)
-        }
-        None => None,
-    };
-    let reporter_gave_email = tip
-        .reporter
-        .as_ref()
-        .is_some_and(|contact| contact.email.is_some());
-    let facility_key = triage::rules::facility_key(
-        tip.facility_name.as_deref(),
-        tip.municipality_code.as_deref(),
-    );
-    let input = |earlier_tips_at_facility: u32| TriageInput {
-        category: &tip.category,
-        care_sector: &tip.care_sector,
-        region_code: &tip.region_code,
-        description: &tip.description,
-        facility_name: tip.facility_name.as_deref(),
-        ongoing: tip.ongoing,
-        identified: !tip.is_anonymous(),
-        submitted_at,
-        earlier_tips_at_facility,
-    };
-    // A macro rather than a closure: the row borrows from the result it is given, which closure
-    // signatures cannot express.
-    macro_rules! tip_row {
-        ($result:expr, $cluster_id:expr) => {
-            db::tips::NewTip {
-                id,
-                channel: submitter.channel.as_str(),
-                category: &tip.category,
-                care_sector: &tip.care_sector,
-                region_code: &tip.region_code,
-                municipality_code: tip.municipality_code.as_deref(),
-                facility_name: tip.facility_name.as_deref(),
-                care_provider: tip.care_provider.as_deref(),
-                occurred_on: tip.occurred_on,
-                ongoing: tip.ongoing,
-                description: &tip.description,
-                reporter_role: &tip.reporter_role,
-                outbreak: tip.outbreak.as_deref(),
-                language: tip.language.as_str(),
-                anonymous: tip.is_anonymous(),
-                contact_ciphertext: sealed_contact.as_ref().map(|(_, sealed)| sealed.as_slice()),
-                contact_key_id: sealed_contact.as_ref().map(|(key_id, _)| key_id.as_str()),
-                receipt_code_hash: &receipt_code_hash,
-                submitted_by_api_key: submitter.api_key_id,
-                submitted_at,
-                triage: new_triage($result, facility_key.as_deref(), $cluster_id),
-                notifications: notify::outbox::plan_for_tip($result.priority, reporter_gave_email),
-            }
-        };
-    }
-
-    let (result, (reference, submitted_at)) = match &facility_key {
+    let actor = prepared.submitter.actor.as_str();
+    let (result, (reference, submitted_at)) = match prepared.facility_key() {
         None => {
-            let result = triage::rules::evaluate(rules, &input(0));
-            let stored =
-                db::tips::insert_submitted(conn, &tip_row!(&result, None), &submitter.actor)
-                    .await?;
+            let result = triage::rules::evaluate(rules, &prepared.triage_input(submitted_at, 0));
+            let row = prepared.row(&result, None, submitted_at);
+            let stored = db::tips::insert_submitted(conn, &row, actor).await?;
             (result, stored)
         }
         Some(key) if inside_transaction(conn) => {
@@ -134,11 +212,11 @@ pub async fn record_tip(
                 let history =
                     triage::apply::lock_and_read_facility(conn, key, since, rules.repeat.threshold)
                         .await?;
-                let result = triage::rules::evaluate(rules, &input(saturate(history.recent)));
+                let input = prepared.triage_input(submitted_at, saturate(history.recent));
+                let result = triage::rules::evaluate(rules, &input);
                 let joins = result.forms_cluster.then_some(history.cluster_id).flatten();
-                let stored =
-                    db::tips::insert_submitted(conn, &tip_row!(&result, joins), &submitter.actor)
-                        .await?;
+                let row = prepared.row(&result, joins, submitted_at);
+                let stored = db::tips::insert_submitted(conn, &row, actor).await?;
                 if result.forms_cluster && history.cluster_id.is_none() {
                     triage::apply::start_cluster(conn, key, since).await?;
                 }
@@ -156,14 +234,15 @@ pub async fn record_tip(
                     rules.repeat.threshold,
                 )
                 .await?;
-                let result = triage::rules::evaluate(rules, &input(saturate(history.recent)));
+                let input = prepared.triage_input(submitted_at, saturate(history.recent));
+                let result = triage::rules::evaluate(rules, &input);
                 // Once a facility's cluster exists, every later tip in the window joins it on
                 // insert (the lock serialises them), so only the first crossing of the
                 // threshold has earlier tips to link.
                 let joins = result.forms_cluster.then_some(history.cluster_id).flatten();
-                let row = tip_row!(&result, joins);
+                let row = prepared.row(&result, joins, submitted_at);
                 let stored = if result.forms_cluster && history.cluster_id.is_none() {
-                    let stored = db::tips::insert_submitted(conn, &row, &submitter.actor).await?;
+                    let stored = db::tips::insert_submitted(conn, &row, actor).await?;
                     triage::apply::start_cluster(conn, key, since).await?;
                     diesel::sql_query("COMMIT").execute(conn).await?;
                     stored
@@ -172,11 +251,9 @@ pub async fn record_tip(
                     // server turns the commit into a rollback.
                     let shared: &AsyncPgConnection = conn;
                     let (mut first, mut second) = (shared, shared);
-                    let insert = db::tips::InsertSubmitted {
-                        tip: &row,
-                        actor: &submitter.actor,
-                    }
-                    .get_result::<(String, DateTime<Utc>)>(&mut first);
+                    let insert =
+                        db::tips::InsertSubmitted { tip: &row, actor }
+                            .get_result::<(String, DateTime<Utc>)>(&mut first);
                     let commit = diesel::sql_query("COMMIT").execute(&mut second);
                     futures_util::future::try_join(insert, commit).await?.0
                 };
@@ -193,19 +270,10 @@ pub async fn record_tip(
             }
         }
     };
-
-    Ok(AcceptedTip {
-        id,
-        reference,
-        receipt_code,
-        anonymous: tip.is_anonymous(),
-        submitted_at,
-        enqueued_due_jobs: notify::outbox::plan_has_due_jobs(result.priority, reporter_gave_email),
-        triage: result,
-    })
+    Ok(prepared.accept(reference, submitted_at, result))
 }
 
-fn saturate(count: i64) -> u32 {
+pub(crate) fn saturate(count: i64) -> u32 {
     u32::try_from(count).unwrap_or(u32::MAX)
 }
 

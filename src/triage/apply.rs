@@ -2,11 +2,13 @@
 //! cluster when the repeat threshold is reached, and re-triage of stored tips. Call these
 //! inside a transaction.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -128,6 +130,96 @@ pub async fn begin_lock_and_read_facility(
         .get_result::<(i64, Option<Uuid>)>(&mut third);
     let (_, _, (recent, cluster_id)) = futures_util::future::try_join3(begin, lock, read).await?;
     Ok(FacilityHistory { recent, cluster_id })
+}
+
+/// Takes the locks of several facilities in the order of their lock ids, so that two
+/// transactions taking overlapping sets wait for each other instead of deadlocking.
+struct LockFacilities {
+    facility_keys: Vec<String>,
+}
+
+impl QueryId for LockFacilities {
+    type QueryId = LockFacilities;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl QueryFragment<Pg> for LockFacilities {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT pg_advisory_xact_lock(7465, lock_id) FROM \
+             (SELECT DISTINCT hashtext(key) AS lock_id FROM unnest(",
+        );
+        out.push_bind_param::<Array<Text>, _>(&self.facility_keys)?;
+        out.push_sql(") AS key ORDER BY 1) ordered");
+        Ok(())
+    }
+}
+
+/// `HistoryQuery` for several facilities at once: one row per key.
+struct HistoriesQuery {
+    facility_keys: Vec<String>,
+    since: DateTime<Utc>,
+    at_most: i64,
+}
+
+impl QueryId for HistoriesQuery {
+    type QueryId = HistoriesQuery;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for HistoriesQuery {
+    type SqlType = (Text, BigInt, Nullable<SqlUuid>);
+}
+
+impl QueryFragment<Pg> for HistoriesQuery {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT key, (SELECT count(*) FROM (SELECT 1 FROM tips \
+             WHERE facility_key = key AND submitted_at >= ",
+        );
+        out.push_bind_param::<Timestamptz, _>(&self.since)?;
+        out.push_sql(" LIMIT ");
+        out.push_bind_param::<BigInt, _>(&self.at_most)?;
+        out.push_sql(
+            ") recent), (SELECT cluster_id FROM tips WHERE facility_key = key \
+             AND submitted_at >= ",
+        );
+        out.push_bind_param::<Timestamptz, _>(&self.since)?;
+        out.push_sql(
+            " AND cluster_id IS NOT NULL ORDER BY submitted_at DESC LIMIT 1) FROM unnest(",
+        );
+        out.push_bind_param::<Array<Text>, _>(&self.facility_keys)?;
+        out.push_sql(") AS key");
+        Ok(())
+    }
+}
+
+/// `begin_lock_and_read_facility` for the facilities of several tips stored together: opens a
+/// transaction, takes every facility's lock and reads their histories in one round trip. The
+/// caller must end the transaction.
+pub async fn begin_lock_and_read_facilities(
+    conn: &AsyncPgConnection,
+    facility_keys: Vec<String>,
+    since: DateTime<Utc>,
+    at_most: u32,
+) -> QueryResult<HashMap<String, FacilityHistory>> {
+    let (mut first, mut second, mut third) = (conn, conn, conn);
+    let begin = diesel::sql_query("BEGIN").execute(&mut first);
+    let lock = LockFacilities {
+        facility_keys: facility_keys.clone(),
+    }
+    .execute(&mut second);
+    let read = HistoriesQuery {
+        facility_keys,
+        since,
+        at_most: i64::from(at_most),
+    }
+    .load::<(String, i64, Option<Uuid>)>(&mut third);
+    let (_, _, rows) = futures_util::future::try_join3(begin, lock, read).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(key, recent, cluster_id)| (key, FacilityHistory { recent, cluster_id }))
+        .collect())
 }
 
 /// Starts a cluster for the facility and links its tips since `since` to it.

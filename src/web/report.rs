@@ -12,7 +12,7 @@ use super::views::{
 use super::{csrf, html, unavailable};
 use crate::domain::personnummer::contains_identity_number;
 use crate::domain::{Channel, FieldError, Language, Taxonomy, TipSubmission};
-use crate::intake::{self, Submitter};
+use crate::intake::{IntakeError, PreparedTip, Submitter};
 use crate::ratelimit::Action;
 use crate::state::{AppState, today_in_sweden};
 
@@ -165,21 +165,9 @@ pub async fn submit(
         api_key_id: None,
         actor: "web_form".to_owned(),
     };
-    let accepted = match state.connection().await {
-        Ok(mut conn) => {
-            intake::record_tip(
-                &mut conn,
-                &state.crypto,
-                &state.triage,
-                &submission,
-                &submitter,
-            )
-            .await
-        }
-        Err(error) => {
-            tracing::warn!(error = %error, "no database connection for a web submission");
-            return unavailable();
-        }
+    let accepted = match PreparedTip::new(&state.crypto, *submission, submitter) {
+        Ok(prepared) => state.intake.submit(prepared).await,
+        Err(error) => Err(error),
     };
     match accepted {
         Ok(accepted) => {
@@ -198,6 +186,10 @@ pub async fn submit(
                 },
                 [],
             )
+        }
+        Err(IntakeError::Unavailable(reason)) => {
+            tracing::warn!(reason = %reason, "no database connection for a web submission");
+            unavailable()
         }
         Err(error) => {
             tracing::error!(error = %format!("{error:#}"), "storing a web submission failed");

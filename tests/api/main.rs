@@ -12,6 +12,7 @@ mod helpers;
 mod idempotency;
 mod inspector;
 mod inspector_browser;
+mod intake_batch;
 mod migrations;
 mod notifications;
 mod openapi;
