@@ -77,13 +77,30 @@ impl SubmissionBatcher {
             };
         }
         let max_tips = settings.max_tips.max(1);
-        let lanes = (0..settings.lanes)
-            .map(|_| {
-                let (sender, receiver) = mpsc::channel(max_tips * 4);
-                tokio::spawn(run_lane(pool.clone(), rules.clone(), receiver, max_tips));
-                sender
-            })
-            .collect();
+        let (lanes, receivers): (Vec<_>, Vec<_>) = (0..settings.lanes)
+            .map(|_| mpsc::channel(max_tips * 4))
+            .unzip();
+        // The lanes run on a thread of their own, so that nothing else on the process's shared
+        // runtime (the notification worker rendering and writing mail, say) delays a batch that
+        // a dozen submitters are waiting for. The thread ends when the queues close.
+        let run = move || match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime.block_on(async move {
+                let lanes = receivers.into_iter().map(|receiver| {
+                    tokio::spawn(run_lane(pool.clone(), rules.clone(), receiver, max_tips))
+                });
+                futures_util::future::join_all(lanes).await;
+            }),
+            Err(error) => tracing::error!(error = %error, "starting the intake lanes failed"),
+        };
+        if let Err(error) = std::thread::Builder::new()
+            .name("intake-lanes".into())
+            .spawn(run)
+        {
+            tracing::error!(error = %error, "starting the intake thread failed");
+        }
         SubmissionBatcher {
             mode: Mode::Queued {
                 lanes,
