@@ -100,23 +100,33 @@ pub async fn claim(
     .await
 }
 
-/// Marks a job sent. False when the lease was lost (another worker took the job after the
-/// lease ran out); the message may then arrive twice, with the same Message-ID.
+/// Marks jobs sent, several in one statement (one commit for a burst of sends): pairs of job
+/// id and lease token. Returns the ids whose lease was still held; for the others the lease was
+/// lost (another worker took the job after it ran out), and the message may arrive twice, with
+/// the same Message-ID.
 pub async fn mark_sent(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
-    lease_token: Uuid,
-) -> QueryResult<bool> {
-    let updated = diesel::sql_query(
-        "UPDATE notification_jobs SET state = 'sent', sent_at = now(), updated_at = now(), \
-             locked_by = NULL, lease_token = NULL \
-         WHERE id = $1 AND lease_token = $2 AND state = 'pending'",
+    jobs: &[(Uuid, Uuid)],
+) -> QueryResult<Vec<Uuid>> {
+    #[derive(QueryableByName)]
+    struct Marked {
+        #[diesel(sql_type = SqlUuid)]
+        id: Uuid,
+    }
+    let (ids, tokens): (Vec<Uuid>, Vec<Uuid>) = jobs.iter().copied().unzip();
+    let marked: Vec<Marked> = diesel::sql_query(
+        "UPDATE notification_jobs AS job SET state = 'sent', sent_at = now(), \
+             updated_at = now(), locked_by = NULL, lease_token = NULL \
+         FROM unnest($1::uuid[], $2::uuid[]) AS sent (id, lease_token) \
+         WHERE job.id = sent.id AND job.lease_token = sent.lease_token \
+             AND job.state = 'pending' \
+         RETURNING job.id",
     )
-    .bind::<SqlUuid, _>(id)
-    .bind::<SqlUuid, _>(lease_token)
-    .execute(conn)
+    .bind::<Array<SqlUuid>, _>(ids)
+    .bind::<Array<SqlUuid>, _>(tokens)
+    .load(conn)
     .await?;
-    Ok(updated == 1)
+    Ok(marked.into_iter().map(|row| row.id).collect())
 }
 
 /// Records a failed attempt: the job is due again at `retry_at`, or dead once `attempts`

@@ -13,7 +13,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use futures_util::stream::FuturesUnordered;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
@@ -181,8 +181,13 @@ pub async fn run(notifier: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
         }
         tokio::select! {
             done = inflight.next() => {
-                if let Some(id) = done {
-                    leases.remove(&id);
+                if let Some(first) = done {
+                    // Whatever else has finished meanwhile is recorded with it.
+                    let mut finished = vec![first];
+                    while let Some(Some(more)) = inflight.next().now_or_never() {
+                        finished.push(more);
+                    }
+                    settle(n, &mut leases, finished).await;
                 }
             }
             _ = stop.changed() => {}
@@ -192,8 +197,8 @@ pub async fn run(notifier: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
     // Shutdown: nothing new is claimed; in-flight sends get the grace period.
     let grace = Duration::from_secs(n.settings.shutdown_grace_seconds);
     let finished = tokio::time::timeout(grace, async {
-        while let Some(id) = inflight.next().await {
-            leases.remove(&id);
+        while let Some(done) = inflight.next().await {
+            settle(n, &mut leases, vec![done]).await;
         }
     })
     .await;
@@ -280,7 +285,16 @@ enum Outcome {
 }
 
 /// One claimed job: deliver, then record the outcome. Returns the job id.
-async fn process(n: &Notifier, job: outbox::ClaimedJob) -> Uuid {
+/// A job whose attempt is over. A sent job is recorded by `settle`, with the others that
+/// finished at the same time; any other outcome is recorded by `process` itself.
+struct Finished {
+    id: Uuid,
+    kind: String,
+    /// The lease token of a job that was sent.
+    sent: Option<Uuid>,
+}
+
+async fn process(n: &Notifier, job: outbox::ClaimedJob) -> Finished {
     let max_attempts = n.settings.max_attempts;
     let attempt = u32::try_from(job.attempts).unwrap_or(u32::MAX);
     let outcome = if job.reclaimed && attempt > max_attempts {
@@ -291,6 +305,13 @@ async fn process(n: &Notifier, job: outbox::ClaimedJob) -> Uuid {
             Err(error) => Outcome::Failed(scrub(&format!("{error:#}"))),
         }
     };
+    if matches!(outcome, Outcome::Sent) {
+        return Finished {
+            id: job.id,
+            kind: job.kind,
+            sent: Some(job.lease_token),
+        };
+    }
     for round in 0..3 {
         match record(n, &job, &outcome, attempt).await {
             Ok(()) => break,
@@ -304,7 +325,55 @@ async fn process(n: &Notifier, job: outbox::ClaimedJob) -> Uuid {
             }
         }
     }
-    job.id
+    Finished {
+        id: job.id,
+        kind: job.kind,
+        sent: None,
+    }
+}
+
+/// Forgets the leases of finished jobs and marks the sent ones sent, in one statement.
+async fn settle(n: &Notifier, leases: &mut HashMap<Uuid, Uuid>, finished: Vec<Finished>) {
+    for job in &finished {
+        leases.remove(&job.id);
+    }
+    let sent: Vec<(Uuid, Uuid)> = finished
+        .iter()
+        .filter_map(|job| job.sent.map(|token| (job.id, token)))
+        .collect();
+    if sent.is_empty() {
+        return;
+    }
+    for round in 0..3 {
+        let marked = async {
+            let mut conn = n.pool.get().await.context("getting a connection")?;
+            Ok::<_, anyhow::Error>(outbox::mark_sent(&mut conn, &sent).await?)
+        }
+        .await;
+        match marked {
+            Ok(marked) => {
+                for job in finished.iter().filter(|job| job.sent.is_some()) {
+                    if marked.contains(&job.id) {
+                        tracing::debug!(job_id = %job.id, kind = %job.kind, "notification sent");
+                    } else {
+                        tracing::warn!(
+                            job_id = %job.id, kind = %job.kind,
+                            "notification sent after its lease ran out; another worker may send it too (same Message-ID)"
+                        );
+                    }
+                }
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(
+                    jobs = sent.len(), round,
+                    error = %format!("{error:#}"),
+                    "recording sent notifications failed"
+                );
+                tokio::time::sleep(Duration::from_millis(500 << round)).await;
+            }
+        }
+    }
 }
 
 async fn record(
@@ -316,14 +385,8 @@ async fn record(
     let mut conn = n.pool.get().await.context("getting a connection")?;
     match outcome {
         Outcome::Sent => {
-            if outbox::mark_sent(&mut conn, job.id, job.lease_token).await? {
-                tracing::debug!(job_id = %job.id, kind = %job.kind, attempt, "notification sent");
-            } else {
-                tracing::warn!(
-                    job_id = %job.id, kind = %job.kind,
-                    "notification sent after its lease ran out; another worker may send it too (same Message-ID)"
-                );
-            }
+            // `process` leaves sent jobs to `settle`; recorded the same way if one gets here.
+            outbox::mark_sent(&mut conn, &[(job.id, job.lease_token)]).await?;
         }
         Outcome::Skipped(reason) => {
             outbox::mark_skipped(&mut conn, job.id, job.lease_token, reason).await?;
