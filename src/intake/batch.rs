@@ -125,16 +125,24 @@ impl SubmissionBatcher {
         let sender = match &self.mode {
             Mode::Queued { lanes, next } => {
                 // All tips about one facility go through one lane, so batches on different
-                // lanes never wait for each other's facility locks.
-                let spread = match tip.facility_key() {
+                // lanes never wait for each other's facility locks. Any other tip goes to the
+                // lane with the shortest queue, so a lane held up by a slow commit does not
+                // collect more than its share.
+                let lane = match tip.facility_key() {
                     Some(key) => {
                         let mut hasher = DefaultHasher::new();
                         key.hash(&mut hasher);
-                        usize::try_from(hasher.finish() % 1024).unwrap_or(0)
+                        usize::try_from(hasher.finish() % 1024).unwrap_or(0) % lanes.len()
                     }
-                    None => next.fetch_add(1, Ordering::Relaxed),
+                    None => {
+                        let start = next.fetch_add(1, Ordering::Relaxed);
+                        (0..lanes.len())
+                            .map(|offset| (start + offset) % lanes.len())
+                            .min_by_key(|&i| lanes[i].max_capacity() - lanes[i].capacity())
+                            .unwrap_or(0)
+                    }
                 };
-                &lanes[spread % lanes.len()]
+                &lanes[lane]
             }
             Mode::Direct { pool, rules } => {
                 let mut conn = pool
