@@ -11,7 +11,7 @@ seconds=${2:-10}
 here=$(cd "$(dirname "$0")" && pwd)
 pgbench=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench | tail -1)
 psql "$url" -qc "CREATE TABLE IF NOT EXISTS tips_like (LIKE tips INCLUDING ALL)"
-for script in like tip_only full_digest full_urgent; do
+for script in like tip_only full_digest full_urgent full_digest_batch8; do
     psql "$url" -qc "CHECKPOINT" >/dev/null
     tps=$("$pgbench" -n -M prepared -c 8 -j 2 -T "$seconds" -f "$here/$script.sql" "$url" \
         | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
