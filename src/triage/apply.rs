@@ -27,72 +27,6 @@ pub struct FacilityHistory {
     pub cluster_id: Option<Uuid>,
 }
 
-/// Reads a facility's recent history: the tips since the window start (counted up to the
-/// threshold) and the cluster of the most recent one in a cluster. Run after taking the
-/// facility's lock. A query type rather than `sql_query`, so diesel prepares it once per
-/// connection instead of PostgreSQL parsing and planning it for every tip.
-struct HistoryQuery {
-    facility_key: String,
-    since: DateTime<Utc>,
-    at_most: i64,
-}
-
-impl HistoryQuery {
-    fn new(facility_key: &str, since: DateTime<Utc>, at_most: u32) -> Self {
-        HistoryQuery {
-            facility_key: facility_key.to_owned(),
-            since,
-            at_most: i64::from(at_most),
-        }
-    }
-}
-
-impl QueryId for HistoryQuery {
-    type QueryId = HistoryQuery;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl Query for HistoryQuery {
-    type SqlType = (BigInt, Nullable<SqlUuid>);
-}
-
-impl QueryFragment<Pg> for HistoryQuery {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("SELECT (SELECT count(*) FROM (SELECT 1 FROM tips WHERE facility_key = ");
-        out.push_bind_param::<Text, _>(&self.facility_key)?;
-        out.push_sql(" AND submitted_at >= ");
-        out.push_bind_param::<Timestamptz, _>(&self.since)?;
-        out.push_sql(" LIMIT ");
-        out.push_bind_param::<BigInt, _>(&self.at_most)?;
-        out.push_sql(") recent), (SELECT cluster_id FROM tips WHERE facility_key = ");
-        out.push_bind_param::<Text, _>(&self.facility_key)?;
-        out.push_sql(" AND submitted_at >= ");
-        out.push_bind_param::<Timestamptz, _>(&self.since)?;
-        out.push_sql(" AND cluster_id IS NOT NULL ORDER BY submitted_at DESC LIMIT 1)");
-        Ok(())
-    }
-}
-
-/// Takes a facility's lock until the transaction ends; prepared once per connection like
-/// `HistoryQuery`.
-struct LockFacility {
-    facility_key: String,
-}
-
-impl QueryId for LockFacility {
-    type QueryId = LockFacility;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl QueryFragment<Pg> for LockFacility {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("SELECT pg_advisory_xact_lock(7465, hashtext(");
-        out.push_bind_param::<Text, _>(&self.facility_key)?;
-        out.push_sql("))");
-        Ok(())
-    }
-}
-
 /// Takes the facility's lock (held until the transaction ends, so tips arriving at once see
 /// each other), then reads its recent history. Two statements on purpose: a statement's
 /// snapshot is taken when it starts, so a read in the locking statement would miss a tip
@@ -104,10 +38,10 @@ pub async fn lock_and_read_facility(
     at_most: u32,
 ) -> QueryResult<FacilityHistory> {
     lock_facility(conn, facility_key).await?;
-    let (recent, cluster_id) = HistoryQuery::new(facility_key, since, at_most)
-        .get_result::<(i64, Option<Uuid>)>(conn)
+    let rows = HistoriesQuery::new(vec![facility_key.to_owned()], since, at_most)
+        .load::<(String, i64, Option<Uuid>)>(conn)
         .await?;
-    Ok(FacilityHistory { recent, cluster_id })
+    Ok(only_history(rows))
 }
 
 /// Opens a transaction, takes the facility's lock and reads its history in one round trip:
@@ -119,17 +53,17 @@ pub async fn begin_lock_and_read_facility(
     since: DateTime<Utc>,
     at_most: u32,
 ) -> QueryResult<FacilityHistory> {
-    // One shared handle per statement: each future borrows its own.
-    let (mut first, mut second, mut third) = (conn, conn, conn);
-    let begin = diesel::sql_query("BEGIN").execute(&mut first);
-    let lock = LockFacility {
-        facility_key: facility_key.to_owned(),
-    }
-    .execute(&mut second);
-    let read = HistoryQuery::new(facility_key, since, at_most)
-        .get_result::<(i64, Option<Uuid>)>(&mut third);
-    let (_, _, (recent, cluster_id)) = futures_util::future::try_join3(begin, lock, read).await?;
-    Ok(FacilityHistory { recent, cluster_id })
+    let rows = begin_lock_and_read(conn, vec![facility_key.to_owned()], since, at_most).await?;
+    Ok(only_history(rows))
+}
+
+/// The one facility's history from a one-key read (a facility without tips has a row too).
+fn only_history(rows: Vec<(String, i64, Option<Uuid>)>) -> FacilityHistory {
+    let (recent, cluster_id) = rows
+        .into_iter()
+        .next()
+        .map_or((0, None), |(_, recent, cluster_id)| (recent, cluster_id));
+    FacilityHistory { recent, cluster_id }
 }
 
 /// Takes the locks of several facilities in the order of their lock ids, so that two
@@ -155,11 +89,24 @@ impl QueryFragment<Pg> for LockFacilities {
     }
 }
 
-/// `HistoryQuery` for several facilities at once: one row per key.
+/// Reads facilities' recent history, one row per key: the tips since the window start
+/// (counted up to the threshold) and the cluster of the most recent one in a cluster. Run after
+/// taking the facilities' locks. A query type rather than `sql_query`, so diesel prepares it
+/// once per connection instead of PostgreSQL parsing and planning it for every tip.
 struct HistoriesQuery {
     facility_keys: Vec<String>,
     since: DateTime<Utc>,
     at_most: i64,
+}
+
+impl HistoriesQuery {
+    fn new(facility_keys: Vec<String>, since: DateTime<Utc>, at_most: u32) -> Self {
+        HistoriesQuery {
+            facility_keys,
+            since,
+            at_most: i64::from(at_most),
+        }
+    }
 }
 
 impl QueryId for HistoriesQuery {
@@ -203,23 +150,31 @@ pub async fn begin_lock_and_read_facilities(
     since: DateTime<Utc>,
     at_most: u32,
 ) -> QueryResult<HashMap<String, FacilityHistory>> {
+    let rows = begin_lock_and_read(conn, facility_keys, since, at_most).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(key, recent, cluster_id)| (key, FacilityHistory { recent, cluster_id }))
+        .collect())
+}
+
+/// `BEGIN`, the locks and the history read, pipelined.
+async fn begin_lock_and_read(
+    conn: &AsyncPgConnection,
+    facility_keys: Vec<String>,
+    since: DateTime<Utc>,
+    at_most: u32,
+) -> QueryResult<Vec<(String, i64, Option<Uuid>)>> {
+    // One shared handle per statement: each future borrows its own.
     let (mut first, mut second, mut third) = (conn, conn, conn);
     let begin = diesel::sql_query("BEGIN").execute(&mut first);
     let lock = LockFacilities {
         facility_keys: facility_keys.clone(),
     }
     .execute(&mut second);
-    let read = HistoriesQuery {
-        facility_keys,
-        since,
-        at_most: i64::from(at_most),
-    }
-    .load::<(String, i64, Option<Uuid>)>(&mut third);
+    let read = HistoriesQuery::new(facility_keys, since, at_most)
+        .load::<(String, i64, Option<Uuid>)>(&mut third);
     let (_, _, rows) = futures_util::future::try_join3(begin, lock, read).await?;
-    Ok(rows
-        .into_iter()
-        .map(|(key, recent, cluster_id)| (key, FacilityHistory { recent, cluster_id }))
-        .collect())
+    Ok(rows)
 }
 
 /// Starts a cluster for the facility and links its tips since `since` to it.
@@ -260,8 +215,8 @@ async fn link_unclustered(
 
 /// Serialises submissions about one facility until the transaction ends.
 pub async fn lock_facility(conn: &mut AsyncPgConnection, facility_key: &str) -> QueryResult<()> {
-    LockFacility {
-        facility_key: facility_key.to_owned(),
+    LockFacilities {
+        facility_keys: vec![facility_key.to_owned()],
     }
     .execute(conn)
     .await
