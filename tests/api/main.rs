@@ -3,6 +3,7 @@
 
 mod admin_pages;
 mod browser;
+mod clamd;
 mod cli;
 mod cli_accounts;
 mod conversation;
