@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod api;
+pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod cli;
