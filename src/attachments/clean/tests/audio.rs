@@ -1,0 +1,1 @@
+//! Audio cleaning tests.
