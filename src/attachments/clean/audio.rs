@@ -11,7 +11,7 @@ use std::io::Cursor;
 use lofty::config::WriteOptions;
 use lofty::file::{FileType, TaggedFile, TaggedFileExt};
 use lofty::probe::Probe;
-use lofty::tag::TagType;
+use lofty::tag::{ItemKey, TagType};
 
 use super::{FileKind, Refusal};
 
@@ -53,11 +53,15 @@ fn read(bytes: &[u8]) -> Result<TaggedFile, Refusal> {
         .map_err(|_| damaged())
 }
 
-/// Ogg files always keep a (now empty) comment header; an empty tag is fine.
+/// Ogg files always keep a comment header, whose vendor string (the encoder library) lofty
+/// shows as an `EncoderSoftware` item; software names are not the sender's, anything else is.
 fn has_tag_items(file: &TaggedFile) -> bool {
-    file.tags()
-        .iter()
-        .any(|tag| tag.item_count() > 0 || tag.picture_count() > 0)
+    file.tags().iter().any(|tag| {
+        tag.picture_count() > 0
+            || tag
+                .items()
+                .any(|item| item.key() != ItemKey::EncoderSoftware)
+    })
 }
 
 fn damaged() -> Refusal {
