@@ -1,3 +1,4 @@
-//! Attachments to tips: every file is scanned for malware before an inspector can open it.
+//! Attachments: typing and cleaning files (clean) and scanning them with ClamAV (scan).
 
+pub mod clean;
 pub mod scan;
