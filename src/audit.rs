@@ -34,10 +34,13 @@ pub enum AuditAction {
     CreateApiKey,
     RevokeApiKey,
     RetryNotification,
+    DownloadAttachment,
+    PreviewAttachment,
+    QuarantineAttachment,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 18] = [
         AuditAction::ViewTip,
         AuditAction::RevealContact,
         AuditAction::ChangeTip,
@@ -53,6 +56,9 @@ impl AuditAction {
         AuditAction::CreateApiKey,
         AuditAction::RevokeApiKey,
         AuditAction::RetryNotification,
+        AuditAction::DownloadAttachment,
+        AuditAction::PreviewAttachment,
+        AuditAction::QuarantineAttachment,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +78,9 @@ impl AuditAction {
             AuditAction::CreateApiKey => "create_api_key",
             AuditAction::RevokeApiKey => "revoke_api_key",
             AuditAction::RetryNotification => "retry_notification",
+            AuditAction::DownloadAttachment => "download_attachment",
+            AuditAction::PreviewAttachment => "preview_attachment",
+            AuditAction::QuarantineAttachment => "quarantine_attachment",
         }
     }
 

@@ -176,17 +176,23 @@ async fn run_worker(settings: Settings) -> anyhow::Result<()> {
         let taxonomy = db::taxonomy::load(&mut conn, outbreak_labels(&settings)).await?;
         drop(conn);
         let rules = crate::triage::TriageRules::load(&settings.config_dir, &taxonomy)?;
+        let crypto = std::sync::Arc::new(crypto);
         let notifier = crate::notify::worker::Notifier::new(
             &settings,
             &url,
             &rules,
             std::sync::Arc::new(taxonomy),
-            std::sync::Arc::new(crypto),
+            crypto.clone(),
         )?;
+        let pool = db::build_pool(&url, &settings.database)?;
+        let housekeeper =
+            crate::attachments::maintenance::Housekeeper::new(pool, crypto, &settings.attachments)?
+                .spawn();
         let worker = notifier.spawn();
         wait_for_stop_signal().await;
         tracing::info!("stopping the notification worker");
         worker.shutdown().await;
+        housekeeper.shutdown().await;
         Ok(())
     })
     .await

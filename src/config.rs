@@ -32,6 +32,7 @@ pub struct Settings {
     pub intake: IntakeSettings,
     pub notify: NotifySettings,
     pub stats: StatsSettings,
+    pub attachments: AttachmentSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -92,6 +93,11 @@ pub struct SecretSettings {
     /// Contact-detail encryption keys by id (base64, 32 bytes); old ids stay for decryption.
     #[serde(default)]
     pub contact_keys: BTreeMap<String, SecretString>,
+    /// Id of the attachment key used for new files.
+    pub active_attachment_key: Option<String>,
+    /// Attachment encryption keys by id (base64, 32 bytes); old ids stay for decryption.
+    #[serde(default)]
+    pub attachment_keys: BTreeMap<String, SecretString>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -163,6 +169,46 @@ pub struct OutbreakSettings {
     pub code: String,
     pub label_sv: String,
     pub label_en: String,
+}
+
+/// Files sent with tips and replies (`attachments`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentSettings {
+    /// The largest file accepted, in bytes (as uploaded, before cleaning).
+    pub max_file_bytes: u64,
+    /// The most files one tip (or one reply) may carry.
+    pub max_files_per_tip: usize,
+    /// The most bytes all of one tip's files may add up to.
+    pub max_tip_bytes: u64,
+    /// Files cleaned and stored at the same time per node; every one may hold up to about
+    /// twice `max_file_bytes` in memory, so this bounds the memory uploads can take.
+    pub concurrent_uploads: usize,
+    /// Plaintext bytes per sealed chunk in storage.
+    pub chunk_bytes: usize,
+    /// A pending upload (not yet part of a stored tip or reply) is removed after this long.
+    pub pending_hours: u32,
+    /// Pictures larger than this many pixels are refused (decompression bombs).
+    pub max_image_pixels: u64,
+    /// Office files that unpack to more than this are refused (zip bombs).
+    pub max_unpacked_bytes: u64,
+    /// The longer side of an image preview on the tip page.
+    pub preview_max_side: u32,
+    pub scanner: ScannerSettings,
+}
+
+/// The virus scanner (ClamAV's clamd). Without an address files are stored as `unscanned`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScannerSettings {
+    /// `tcp:HOST:PORT` or `unix:/path/to/clamd.ctl`; unset: no scanning.
+    pub address: Option<String>,
+    /// The longest one scan may take.
+    pub timeout_seconds: u64,
+    /// Waiting time before a file whose scan failed (scanner down) is tried again.
+    pub retry_seconds: u64,
+    /// How often the worker looks for files to scan and pending uploads to remove.
+    pub interval_seconds: u64,
 }
 
 /// The situation report (lägesbild) and `GET /api/v1/stats`.
@@ -334,6 +380,7 @@ impl Settings {
             }
         }
         self.check_notify()?;
+        self.check_attachments()?;
         if let Some(active) = &self.secrets.active_contact_key
             && !self.secrets.contact_keys.contains_key(active)
         {
@@ -343,15 +390,51 @@ impl Settings {
             if self.database.url.is_none() {
                 bail!("production needs database.url (TIPSA__DATABASE__URL)");
             }
-            if self.secrets.receipt_hmac_key.is_none() || self.secrets.active_contact_key.is_none()
+            if self.secrets.receipt_hmac_key.is_none()
+                || self.secrets.active_contact_key.is_none()
+                || self.secrets.active_attachment_key.is_none()
             {
                 bail!(
-                    "production needs secrets.receipt_hmac_key, secrets.active_contact_key and secrets.contact_keys"
+                    "production needs secrets.receipt_hmac_key, secrets.active_contact_key with secrets.contact_keys, and secrets.active_attachment_key with secrets.attachment_keys"
                 );
             }
             if self.notify.transport != MailTransportKind::Smtp {
                 bail!("production needs notify.transport = \"smtp\" (TIPSA__NOTIFY__TRANSPORT)");
             }
+        }
+        Ok(())
+    }
+
+    fn check_attachments(&self) -> anyhow::Result<()> {
+        let a = &self.attachments;
+        if a.max_file_bytes == 0 || a.max_files_per_tip == 0 || a.max_tip_bytes < a.max_file_bytes {
+            bail!(
+                "attachments: max_file_bytes and max_files_per_tip must be at least 1, and max_tip_bytes at least max_file_bytes"
+            );
+        }
+        if a.concurrent_uploads == 0 {
+            bail!("attachments.concurrent_uploads must be at least 1");
+        }
+        if !(64 * 1024..=16 * 1024 * 1024).contains(&a.chunk_bytes) {
+            bail!("attachments.chunk_bytes must be 64 KiB to 16 MiB");
+        }
+        if a.pending_hours == 0 || a.scanner.interval_seconds == 0 || a.scanner.timeout_seconds == 0
+        {
+            bail!(
+                "attachments.pending_hours, scanner.interval_seconds and scanner.timeout_seconds must be at least 1"
+            );
+        }
+        if let Some(address) = &a.scanner.address
+            && address
+                .parse::<crate::attachments::scan::ScannerAddress>()
+                .is_err()
+        {
+            bail!("attachments.scanner.address {address:?} must be tcp:HOST:PORT or unix:/path");
+        }
+        if let Some(active) = &self.secrets.active_attachment_key
+            && !self.secrets.attachment_keys.contains_key(active)
+        {
+            bail!("secrets.active_attachment_key {active:?} is not among secrets.attachment_keys");
         }
         Ok(())
     }

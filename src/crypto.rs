@@ -14,7 +14,7 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 use crate::config::SecretSettings;
 use crate::domain::ReceiptCode;
@@ -23,6 +23,8 @@ const KEY_BYTES: usize = 32;
 const NONCE_BYTES: usize = 24;
 /// Id of the contact key generated for development.
 const GENERATED_KEY_ID: &str = "local1";
+/// Id of the attachment key generated for development.
+const GENERATED_ATTACHMENT_KEY_ID: &str = "alocal1";
 
 /// Sealing failed or a sealed value could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -36,8 +38,96 @@ pub enum CryptoError {
 /// The service's keys.
 pub struct Crypto {
     receipt_hmac_key: [u8; KEY_BYTES],
+    /// Contact details (and other sealed fields).
+    fields: Keyring,
+    /// Attachment content: keys of their own, so they can be rotated on their own schedule.
+    attachments: Keyring,
+}
+
+/// Sealing keys by id, one of them active for new values; the others stay for opening.
+struct Keyring {
     active_key_id: String,
     ciphers: HashMap<String, XChaCha20Poly1305>,
+}
+
+impl Keyring {
+    /// Configured keys, or (with no active key configured) a generated local one.
+    fn load(
+        configured: &std::collections::BTreeMap<String, SecretString>,
+        active: Option<&String>,
+        setting: &str,
+        local: (&Path, &str, &str),
+    ) -> anyhow::Result<Self> {
+        let mut ciphers = HashMap::new();
+        for (id, key) in configured {
+            let key = decode_key(key, &format!("secrets.{setting}.{id}"))?;
+            ciphers.insert(id.clone(), XChaCha20Poly1305::new(&key.into()));
+        }
+        let active_key_id = match active {
+            Some(id) => id.clone(),
+            None => {
+                let (dir, file, id) = local;
+                let key = local_key(dir, file)?;
+                ciphers.insert(id.to_owned(), XChaCha20Poly1305::new(&key.into()));
+                id.to_owned()
+            }
+        };
+        Ok(Keyring {
+            active_key_id,
+            ciphers,
+        })
+    }
+
+    fn single(id: &str, key: [u8; KEY_BYTES]) -> Self {
+        let mut ciphers = HashMap::new();
+        ciphers.insert(id.to_owned(), XChaCha20Poly1305::new(&key.into()));
+        Keyring {
+            active_key_id: id.to_owned(),
+            ciphers,
+        }
+    }
+
+    fn seal(&self, plaintext: &[u8], context: &[u8]) -> Result<(String, Vec<u8>), CryptoError> {
+        let cipher = self
+            .ciphers
+            .get(&self.active_key_id)
+            .ok_or_else(|| CryptoError::UnknownKey(self.active_key_id.clone()))?;
+        let mut nonce = [0u8; NONCE_BYTES];
+        rand::rng().fill_bytes(&mut nonce);
+        let sealed = cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: context,
+                },
+            )
+            .map_err(|_| CryptoError::Damaged)?;
+        let mut out = Vec::with_capacity(NONCE_BYTES + sealed.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        Ok((self.active_key_id.clone(), out))
+    }
+
+    fn open(&self, key_id: &str, sealed: &[u8], context: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let cipher = self
+            .ciphers
+            .get(key_id)
+            .ok_or_else(|| CryptoError::UnknownKey(key_id.to_owned()))?;
+        if sealed.len() < NONCE_BYTES {
+            return Err(CryptoError::Damaged);
+        }
+        let (nonce, body) = sealed.split_at(NONCE_BYTES);
+        cipher
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: body,
+                    aad: context,
+                },
+            )
+            .map_err(|_| CryptoError::Damaged)
+    }
 }
 
 impl Crypto {
@@ -48,37 +138,37 @@ impl Crypto {
             Some(key) => decode_key(key, "secrets.receipt_hmac_key")?,
             None => local_key(&keys_dir, "receipt-hmac.key")?,
         };
-        let mut ciphers = HashMap::new();
-        for (id, key) in &settings.contact_keys {
-            let key = decode_key(key, &format!("secrets.contact_keys.{id}"))?;
-            ciphers.insert(id.clone(), XChaCha20Poly1305::new(&key.into()));
-        }
-        let active_key_id = match &settings.active_contact_key {
-            Some(id) => id.clone(),
-            None => {
-                let key = local_key(&keys_dir, "contact-local1.key")?;
-                ciphers.insert(
-                    GENERATED_KEY_ID.to_owned(),
-                    XChaCha20Poly1305::new(&key.into()),
-                );
-                GENERATED_KEY_ID.to_owned()
-            }
-        };
+        let fields = Keyring::load(
+            &settings.contact_keys,
+            settings.active_contact_key.as_ref(),
+            "contact_keys",
+            (&keys_dir, "contact-local1.key", GENERATED_KEY_ID),
+        )?;
+        let attachments = Keyring::load(
+            &settings.attachment_keys,
+            settings.active_attachment_key.as_ref(),
+            "attachment_keys",
+            (
+                &keys_dir,
+                "attachment-local1.key",
+                GENERATED_ATTACHMENT_KEY_ID,
+            ),
+        )?;
         Ok(Crypto {
             receipt_hmac_key,
-            active_key_id,
-            ciphers,
+            fields,
+            attachments,
         })
     }
 
     /// Keys from explicit bytes (tests, benchmarks).
     pub fn from_keys(receipt_hmac_key: [u8; KEY_BYTES], contact_key: [u8; KEY_BYTES]) -> Self {
-        let mut ciphers = HashMap::new();
-        ciphers.insert("k1".to_owned(), XChaCha20Poly1305::new(&contact_key.into()));
+        // Attachments get a key of their own, derived so tests need to pass only two.
+        let attachment_key: [u8; KEY_BYTES] = Sha256::digest(contact_key).into();
         Crypto {
             receipt_hmac_key,
-            active_key_id: "k1".to_owned(),
-            ciphers,
+            fields: Keyring::single("k1", contact_key),
+            attachments: Keyring::single("a1", attachment_key),
         }
     }
 
@@ -110,25 +200,7 @@ impl Crypto {
     /// Seals `plaintext` with the active key. `context` binds the sealed value to its record
     /// (e.g. the tip id), so it cannot be copied onto another row and opened there.
     pub fn seal(&self, plaintext: &[u8], context: &[u8]) -> Result<(String, Vec<u8>), CryptoError> {
-        let cipher = self
-            .ciphers
-            .get(&self.active_key_id)
-            .ok_or_else(|| CryptoError::UnknownKey(self.active_key_id.clone()))?;
-        let mut nonce = [0u8; NONCE_BYTES];
-        rand::rng().fill_bytes(&mut nonce);
-        let sealed = cipher
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: context,
-                },
-            )
-            .map_err(|_| CryptoError::Damaged)?;
-        let mut out = Vec::with_capacity(NONCE_BYTES + sealed.len());
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&sealed);
-        Ok((self.active_key_id.clone(), out))
+        self.fields.seal(plaintext, context)
     }
 
     /// Opens a value sealed by `seal` with the key it names.
@@ -138,23 +210,31 @@ impl Crypto {
         sealed: &[u8],
         context: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
-        let cipher = self
-            .ciphers
-            .get(key_id)
-            .ok_or_else(|| CryptoError::UnknownKey(key_id.to_owned()))?;
-        if sealed.len() < NONCE_BYTES {
-            return Err(CryptoError::Damaged);
-        }
-        let (nonce, body) = sealed.split_at(NONCE_BYTES);
-        cipher
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: body,
-                    aad: context,
-                },
-            )
-            .map_err(|_| CryptoError::Damaged)
+        self.fields.open(key_id, sealed, context)
+    }
+
+    /// Seals a piece of an attachment with the active attachment key.
+    pub fn seal_attachment(
+        &self,
+        plaintext: &[u8],
+        context: &[u8],
+    ) -> Result<(String, Vec<u8>), CryptoError> {
+        self.attachments.seal(plaintext, context)
+    }
+
+    /// Opens a piece of an attachment sealed by `seal_attachment` with the key it names.
+    pub fn open_attachment(
+        &self,
+        key_id: &str,
+        sealed: &[u8],
+        context: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        self.attachments.open(key_id, sealed, context)
+    }
+
+    /// The id new attachments are sealed with.
+    pub fn active_attachment_key(&self) -> &str {
+        &self.attachments.active_key_id
     }
 }
 
@@ -260,6 +340,8 @@ mod tests {
             receipt_hmac_key: None,
             active_contact_key: None,
             contact_keys: Default::default(),
+            active_attachment_key: None,
+            attachment_keys: Default::default(),
         };
         let first = Crypto::load(&settings, &dir).unwrap();
         let (id, sealed) = first.seal(b"x", b"y").unwrap();

@@ -16,6 +16,7 @@ pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod intake;
+pub mod multipart;
 pub mod notify;
 pub mod queue;
 pub mod ratelimit;

@@ -15,6 +15,8 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use tracing_actix_web::TracingLogger;
 
+use crate::attachments::maintenance::{Housekeeper, HousekeeperHandle};
+use crate::attachments::receive::Receiver;
 use crate::auth::ApiKeyCache;
 use crate::config::Settings;
 use crate::crypto::Crypto;
@@ -87,6 +89,8 @@ pub struct Application {
     state: web::Data<AppState>,
     /// The notification worker running in this process (`notify.worker_in_serve`).
     worker: Option<crate::notify::worker::WorkerHandle>,
+    /// Attachment scanning and clean-up, beside the worker.
+    housekeeper: Option<HousekeeperHandle>,
 }
 
 impl Application {
@@ -149,6 +153,7 @@ impl Application {
                 max_tips: settings.intake.batch_max_tips,
             },
         );
+        let uploads = Receiver::new(&settings.attachments);
         let state = web::Data::new(AppState {
             pool,
             crypto: Arc::new(crypto),
@@ -162,6 +167,7 @@ impl Application {
             intake,
             triage,
             worker_waker: WorkerWaker::start(database_url.to_owned()),
+            uploads,
         });
 
         let worker = if state.settings.notify.worker_in_serve {
@@ -174,6 +180,17 @@ impl Application {
             )
             .context("starting the notification worker")?;
             Some(notifier.spawn())
+        } else {
+            None
+        };
+        let housekeeper = if state.settings.notify.worker_in_serve {
+            let housekeeper = Housekeeper::new(
+                state.pool.clone(),
+                state.crypto.clone(),
+                &state.settings.attachments,
+            )
+            .context("starting the attachment housekeeper")?;
+            Some(housekeeper.spawn())
         } else {
             None
         };
@@ -198,6 +215,7 @@ impl Application {
             server: server.run(),
             state,
             worker,
+            housekeeper,
         })
     }
 
@@ -215,6 +233,9 @@ impl Application {
         let served = self.server.await;
         if let Some(worker) = self.worker {
             worker.shutdown().await;
+        }
+        if let Some(housekeeper) = self.housekeeper {
+            housekeeper.shutdown().await;
         }
         served
     }
@@ -249,10 +270,16 @@ async fn content_security_policy(
         STRICT_CSP
     };
     let mut response = next.call(request).await?;
-    response.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        header::HeaderValue::from_static(policy),
-    );
+    // A response that set a stricter policy of its own (file downloads: sandbox) keeps it.
+    if !response
+        .headers()
+        .contains_key(header::CONTENT_SECURITY_POLICY)
+    {
+        response.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            header::HeaderValue::from_static(policy),
+        );
+    }
     Ok(response)
 }
 

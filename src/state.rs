@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, Utc};
 
+use crate::attachments::receive::Receiver;
 use crate::auth::ApiKeyCache;
 use crate::config::Settings;
 use crate::crypto::Crypto;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub intake: SubmissionBatcher,
     /// Call after committing notification jobs that are due now.
     pub worker_waker: WorkerWaker,
+    /// Cleans and stores uploaded files, a bounded number at a time.
+    pub uploads: Receiver,
 }
 
 impl AppState {

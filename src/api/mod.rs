@@ -1,5 +1,6 @@
 //! The REST API (`/api/v1`), its OpenAPI document, and the health endpoints.
 
+pub mod attachments;
 pub mod auth;
 pub mod body;
 pub mod follow_up;
@@ -43,6 +44,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(
                     resource("/tips/{id}/events", "GET").route(web::get().to(tips::list_events)),
+                )
+                .service(
+                    resource("/attachments", "POST").route(web::post().to(attachments::upload)),
+                )
+                .service(
+                    resource("/tips/{id}/attachments", "GET")
+                        .route(web::get().to(attachments::list)),
+                )
+                .service(
+                    resource("/tips/{id}/attachments/{attachment_id}", "GET")
+                        .route(web::get().to(attachments::download)),
                 )
                 .service(
                     resource("/tips/{id}/retriage", "POST")

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{follow_up, health, messages, problem, queue, stats, taxonomy, tips};
+use super::{attachments, follow_up, health, messages, problem, queue, stats, taxonomy, tips};
 use crate::domain::{self, FieldError};
 
 #[derive(OpenApi)]
@@ -21,6 +21,9 @@ use crate::domain::{self, FieldError};
         tips::patch_tip,
         tips::list_events,
         tips::retriage_tip,
+        attachments::upload,
+        attachments::list,
+        attachments::download,
         messages::post_message,
         messages::list_messages,
         follow_up::follow_up,
@@ -42,6 +45,9 @@ use crate::domain::{self, FieldError};
         domain::taxonomy::Region,
         domain::taxonomy::Municipality,
         tips::SubmitTipResponse,
+        attachments::UploadResponse,
+        attachments::AttachmentResponse,
+        attachments::UploadForm,
         tips::TipResponse,
         problem::Problem,
         FieldError,

@@ -19,6 +19,8 @@ const RETRY_AFTER_SECONDS: &str = "5";
 pub enum ApiError {
     #[error("the request body is not valid JSON: {0}")]
     MalformedJson(String),
+    #[error("the request body is malformed: {0}")]
+    MalformedBody(String),
     #[error("a valid API key is required")]
     Unauthorized,
     #[error("the API key lacks the scope {0}")]
@@ -37,6 +39,8 @@ pub enum ApiError {
     PreconditionRequired,
     #[error("request body larger than {0} bytes")]
     PayloadTooLarge(usize),
+    #[error("the file is larger than the limit of {mb} MB ({0} bytes)", mb = .0 / 1_000_000)]
+    FileTooLarge(u64),
     #[error("the body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
     #[error("validation failed")]
@@ -72,6 +76,7 @@ impl ApiError {
     fn code_and_title(&self) -> (&'static str, &'static str) {
         match self {
             ApiError::MalformedJson(_) => ("malformed-json", "Malformed JSON"),
+            ApiError::MalformedBody(_) => ("malformed-body", "Malformed request body"),
             ApiError::Unauthorized => ("unauthorized", "Authentication required"),
             ApiError::MissingScope(_) => ("forbidden", "Missing scope"),
             ApiError::Forbidden => ("forbidden", "Forbidden"),
@@ -81,6 +86,7 @@ impl ApiError {
             ApiError::PreconditionFailed => ("precondition-failed", "Precondition failed"),
             ApiError::PreconditionRequired => ("precondition-required", "Precondition required"),
             ApiError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
+            ApiError::FileTooLarge(_) => ("file-too-large", "File too large"),
             ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
             ApiError::Validation(_) => ("validation", "Validation failed"),
             ApiError::IdempotencyMismatch(_) => {
@@ -122,7 +128,7 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::MalformedJson(_) | ApiError::MalformedBody(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::MissingScope(_) | ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
@@ -130,7 +136,9 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
-            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge(_) | ApiError::FileTooLarge(_) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) | ApiError::IdempotencyMismatch(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -240,6 +248,43 @@ impl From<ApiKeyError> for ApiError {
         match error {
             ApiKeyError::Malformed | ApiKeyError::Rejected => ApiError::Unauthorized,
             ApiKeyError::Database(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::multipart::MultipartProblem> for ApiError {
+    fn from(problem: crate::multipart::MultipartProblem) -> Self {
+        use crate::multipart::MultipartProblem;
+        let field_error = |field: &str, code: &str| {
+            ApiError::Validation(vec![FieldError::new(field, code, problem.to_string())])
+        };
+        match &problem {
+            MultipartProblem::NotMultipart => ApiError::UnsupportedMediaType,
+            MultipartProblem::Malformed => ApiError::MalformedBody(problem.to_string()),
+            MultipartProblem::UnnamedPart => field_error("file", "unnamed_part"),
+            MultipartProblem::FileTooLarge(limit) => ApiError::FileTooLarge(*limit),
+            MultipartProblem::TextTooLarge(name) => field_error(name, "too_long"),
+            MultipartProblem::BadFileName => field_error("file", "bad_file_name"),
+        }
+    }
+}
+
+impl From<crate::attachments::link::LinkError> for ApiError {
+    fn from(error: crate::attachments::link::LinkError) -> Self {
+        use crate::attachments::link::LinkError;
+        match error {
+            LinkError::Database(e) => e.into(),
+            LinkError::Rejected(errors) => ApiError::Validation(errors),
+        }
+    }
+}
+
+impl From<crate::attachments::store::StoreError> for ApiError {
+    fn from(error: crate::attachments::store::StoreError) -> Self {
+        use crate::attachments::store::StoreError;
+        match error {
+            StoreError::Database(e) => e.into(),
+            other => ApiError::Internal(anyhow::Error::new(other)),
         }
     }
 }

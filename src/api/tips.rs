@@ -14,6 +14,7 @@ use super::auth::{authorize, authorize_tip};
 use super::body::JsonBody;
 use super::idempotency::{self, Start};
 use super::problem::{ApiError, Problem};
+use crate::attachments::link::{self, Selection};
 use crate::audit::{self, AuditAction};
 use crate::auth::policy::TipVerb;
 use crate::auth::{Action, Principal, Scope};
@@ -190,8 +191,14 @@ pub async fn submit_tip(
         return Err(ApiError::Forbidden);
     };
     let idempotency_key = idempotency::key_from_headers(request.headers())?;
-    let submission = TipSubmission::parse(body.value, &state.taxonomy, today_in_sweden())
+    let mut draft = body.value;
+    let files = draft.attachments.take().unwrap_or_default();
+    let submission = TipSubmission::parse(draft, &state.taxonomy, today_in_sweden())
         .map_err(ApiError::Validation)?;
+    let selection = Selection::Ids {
+        ids: &files,
+        api_key: caller.key_id,
+    };
 
     let submitter = Submitter {
         channel: Channel::Api,
@@ -200,10 +207,22 @@ pub async fn submit_tip(
     };
     let crypto = &state.crypto;
     let prepared = PreparedTip::new(crypto, submission, submitter)?;
+    let limits = attachment_limits(&state);
     let Some(key) = idempotency_key else {
-        // Stored with whatever else is arriving (`intake::batch`); no connection is held
-        // while it waits.
-        let accepted = state.intake.submit(prepared).await?;
+        let accepted = if files.is_empty() {
+            // Stored with whatever else is arriving (`intake::batch`); no connection is held
+            // while it waits.
+            state.intake.submit(prepared).await?
+        } else {
+            // Tip and files in one transaction: the 201 means both are committed.
+            let mut conn = state.connection().await?;
+            conn.transaction::<_, ApiError, _>(async |conn| {
+                let accepted = intake::record_tip(conn, &state.triage, prepared).await?;
+                link::attach(conn, accepted.id, None, &selection, limits).await?;
+                Ok(accepted)
+            })
+            .await?
+        };
         if accepted.enqueued_due_jobs {
             state.worker_waker.wake();
         }
@@ -227,6 +246,9 @@ pub async fn submit_tip(
     let result = conn
         .transaction::<_, ApiError, _>(async |conn| {
             let accepted = intake::record_tip(conn, &state.triage, prepared).await?;
+            if !files.is_empty() {
+                link::attach(conn, accepted.id, None, &selection, limits).await?;
+            }
             let (location, body) = created_response(&accepted)?;
             idempotency::complete(
                 conn,
@@ -251,6 +273,14 @@ pub async fn submit_tip(
             idempotency::release(&mut conn, &claim).await;
             Err(error)
         }
+    }
+}
+
+/// The per-tip file limits from configuration.
+pub(super) fn attachment_limits(state: &AppState) -> link::Limits {
+    link::Limits {
+        max_files: state.settings.attachments.max_files_per_tip,
+        max_bytes: state.settings.attachments.max_tip_bytes,
     }
 }
 

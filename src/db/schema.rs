@@ -256,14 +256,49 @@ diesel::table! {
 }
 
 diesel::joinable!(municipalities -> regions (region_code));
+diesel::table! {
+    attachments (id) {
+        id -> Uuid,
+        tip_id -> Nullable<Uuid>,
+        message_id -> Nullable<Uuid>,
+        position -> Nullable<Int4>,
+        uploaded_by_api_key -> Nullable<Uuid>,
+        draft_hash -> Nullable<Bytea>,
+        kind -> Text,
+        size_bytes -> Int8,
+        width -> Nullable<Int4>,
+        height -> Nullable<Int4>,
+        key_id -> Text,
+        chunk_count -> Int4,
+        scan_status -> Text,
+        scan_signature -> Nullable<Text>,
+        scan_attempts -> Int4,
+        next_scan_at -> Timestamptz,
+        scanned_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        attached_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    attachment_chunks (attachment_id, seq) {
+        attachment_id -> Uuid,
+        seq -> Int4,
+        sealed -> Bytea,
+    }
+}
+
 diesel::joinable!(tip_messages -> tips (tip_id));
 diesel::joinable!(tip_events -> tips (tip_id));
+diesel::joinable!(attachment_chunks -> attachments (attachment_id));
 diesel::joinable!(idempotency_keys -> api_keys (api_key_id));
 diesel::joinable!(user_teams -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    attachments,
+    attachment_chunks,
     categories,
     care_sectors,
     reporter_roles,

@@ -100,6 +100,9 @@ pub struct TipDraft {
     pub reporter: Option<ReporterDraft>,
     /// `sv` (default) or `en`.
     pub language: Option<Language>,
+    /// Ids of files uploaded first with `POST /api/v1/attachments` by the same API key, in
+    /// the order they should be numbered (at most 10, 60 MB together by default).
+    pub attachments: Option<Vec<uuid::Uuid>>,
 }
 
 /// Contact details of an identified reporter, before validation.
@@ -385,6 +388,7 @@ impl TipDraft {
                 phone: trim(r.phone),
             }),
             language: self.language,
+            attachments: self.attachments,
         }
     }
 }

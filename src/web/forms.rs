@@ -79,6 +79,8 @@ impl TipForm {
                 phone: text(&self.reporter_phone),
             }),
             language: Some(language),
+            // The form's files travel with its draft token, not in the draft.
+            attachments: None,
         }
     }
 }

@@ -5,11 +5,13 @@
 pub mod csrf;
 pub mod follow_up;
 pub mod followup_session;
+pub mod form_files;
 pub mod forms;
 pub mod i18n;
 pub mod inspector;
 pub mod pages;
 pub mod report;
+pub mod report_page;
 pub mod views;
 
 use actix_web::cookie::Cookie;
@@ -122,6 +124,14 @@ pub fn see_other(
 }
 
 /// The database is unreachable: a plain bilingual page, and a hint to retry.
+/// A body that cannot be read as a form at all.
+pub fn bad_request() -> HttpResponse {
+    HttpResponse::BadRequest()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .content_type("text/plain; charset=utf-8")
+        .body("Felaktig begäran. / Bad request.")
+}
+
 pub fn unavailable() -> HttpResponse {
     HttpResponse::ServiceUnavailable()
         .insert_header((header::RETRY_AFTER, "5"))

@@ -1,22 +1,26 @@
-//! The tip form: fill in → check (preview, with the identity-number guard) → send → receipt.
-//! Works without JavaScript; every step validates on the server with the same rules as the API.
+//! The tip form: fill in (with files, if any) → check (preview, with the identity-number
+//! guard, where files can be removed) → send → receipt. Works without JavaScript; every step
+//! validates on the server with the same rules as the API. The pages themselves are built in
+//! `report_page`.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use diesel_async::AsyncConnection;
 
-use super::forms::{self, FormError, TipForm};
-use super::i18n::{Lang, Page, Texts};
-use super::views::{
-    Choice, ChoiceGroup, Chrome, Field, PreviewPage, ReceiptPage, ReportPage, Summary,
-};
+use super::form_files::{self, Posted};
+use super::forms::{FormError, TipForm};
+use super::i18n::{Lang, Page};
+use super::report_page::{Attached, render_form, render_form_with, render_preview};
+use super::views::{Chrome, ReceiptPage};
 use super::{csrf, html, unavailable};
+use crate::attachments::link::{self, LinkError, Selection};
 use crate::domain::personnummer::contains_identity_number;
-use crate::domain::{Channel, FieldError, Language, Taxonomy, TipSubmission};
-use crate::intake::{IntakeError, PreparedTip, Submitter};
+use crate::domain::{Channel, Language, TipSubmission};
+use crate::intake::{self, AcceptedTip, IntakeError, PreparedTip, Submitter};
 use crate::ratelimit::Action;
 use crate::state::{AppState, today_in_sweden};
 
-fn language(lang: Lang) -> Language {
+pub(super) fn language(lang: Lang) -> Language {
     match lang {
         Lang::Sv => Language::Sv,
         Lang::En => Language::En,
@@ -30,20 +34,41 @@ pub async fn form(request: HttpRequest, state: web::Data<AppState>, lang: Lang) 
         &state,
         lang,
         &TipForm::default(),
+        &Attached::default(),
         &[],
         false,
         StatusCode::OK,
     )
 }
 
-/// POST from the preview's "change" button: the form again, with the values kept.
+/// POST from the preview's "change" button or a file's "remove" button on the form: the form
+/// again, with the values and the remaining files kept.
 pub async fn edit(
     request: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<TipForm>,
+    payload: web::Payload,
     lang: Lang,
 ) -> HttpResponse {
-    render_form(&request, &state, lang, &form, &[], false, StatusCode::OK)
+    let posted = match form_files::read::<TipForm>(&request, payload, &state, lang).await {
+        Ok(posted) => posted,
+        Err(response) => return response,
+    };
+    let attached = Attached::of(&posted);
+    let status = if posted.file_errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    render_form_with(
+        &request,
+        &state,
+        lang,
+        &posted.form,
+        &attached,
+        &posted.file_errors,
+        false,
+        status,
+    )
 }
 
 /// What a posted form turns into: a valid submission or the form again.
@@ -52,7 +77,9 @@ enum Checked {
     Invalid(HttpResponse),
 }
 
-fn check(request: &HttpRequest, state: &AppState, form: &TipForm, lang: Lang) -> Checked {
+fn check(request: &HttpRequest, state: &AppState, posted: &Posted<TipForm>, lang: Lang) -> Checked {
+    let form = &posted.form;
+    let attached = Attached::of(posted);
     if !csrf::verify(request, form.csrf_token.as_deref()) {
         // Not a field's fault: the summary points at the form as a whole.
         let errors = [FormError {
@@ -64,18 +91,39 @@ fn check(request: &HttpRequest, state: &AppState, form: &TipForm, lang: Lang) ->
             state,
             lang,
             form,
+            &attached,
             &errors,
             false,
             StatusCode::FORBIDDEN,
         ));
     }
     let draft = form.to_draft(language(lang));
-    match TipSubmission::parse(draft, &state.taxonomy, today_in_sweden()) {
+    let parsed = TipSubmission::parse(draft, &state.taxonomy, today_in_sweden());
+    if !posted.file_errors.is_empty() {
+        // A refused file: the form again, with every other problem listed too.
+        let mut errors = super::forms::translate(
+            parsed.as_ref().err().map_or(&[][..], Vec::as_slice),
+            state.translations.texts(lang),
+        );
+        errors.extend(posted.file_errors.iter().cloned());
+        return Checked::Invalid(render_form_with(
+            request,
+            state,
+            lang,
+            form,
+            &attached,
+            &errors,
+            false,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ));
+    }
+    match parsed {
         Err(errors) => Checked::Invalid(render_form(
             request,
             state,
             lang,
             form,
+            &attached,
             &errors,
             false,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -92,6 +140,7 @@ fn check(request: &HttpRequest, state: &AppState, form: &TipForm, lang: Lang) ->
                 state,
                 lang,
                 form,
+                &attached,
                 &[],
                 true,
                 StatusCode::OK,
@@ -101,45 +150,44 @@ fn check(request: &HttpRequest, state: &AppState, form: &TipForm, lang: Lang) ->
     }
 }
 
-/// POST: validate, then show the tip for a last look.
+/// POST: take the files, validate, then show the tip and its files for a last look (a file's
+/// "remove" button on the preview posts here too).
 pub async fn preview(
     request: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<TipForm>,
+    payload: web::Payload,
     lang: Lang,
 ) -> HttpResponse {
-    let submission = match check(&request, &state, &form, lang) {
+    let posted = match form_files::read::<TipForm>(&request, payload, &state, lang).await {
+        Ok(posted) => posted,
+        Err(response) => return response,
+    };
+    let submission = match check(&request, &state, &posted, lang) {
         Checked::Valid(submission) => submission,
         Checked::Invalid(response) => return response,
     };
-    let t = state.translations.texts(lang);
-    let (csrf_token, cookie) = csrf::token(&request);
-    let page = PreviewPage {
-        chrome: Chrome::new(t, lang, Page::ReportPreview),
-        t,
-        title: t.get("preview.title").to_owned(),
-        submit_action: lang.path(Page::ReportSubmit),
-        edit_action: lang.path(Page::Report),
-        csrf_token,
-        rows: summary_rows(&submission, &state.taxonomy, t, lang),
-        anonymous: submission.is_anonymous(),
-        hidden: hidden_fields(&form),
-    };
-    html(StatusCode::OK, &page, cookie)
+    render_preview(&request, &state, lang, &posted, &submission)
 }
 
-/// POST: validate again, store, and show the receipt (in this response, never in a URL).
+/// POST: validate again, store the tip with its files, and show the receipt (in this
+/// response, never in a URL).
 pub async fn submit(
     request: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<TipForm>,
+    payload: web::Payload,
     lang: Lang,
 ) -> HttpResponse {
-    let submission = match check(&request, &state, &form, lang) {
+    let posted = match form_files::read::<TipForm>(&request, payload, &state, lang).await {
+        Ok(posted) => posted,
+        Err(response) => return response,
+    };
+    let submission = match check(&request, &state, &posted, lang) {
         Checked::Valid(submission) => submission,
         Checked::Invalid(response) => return response,
     };
     let t = state.translations.texts(lang);
+    let form = &posted.form;
+    let attached = Attached::of(&posted);
     let address = crate::client_address::of(&request, state.settings.public.trust_forwarded_for);
     if state
         .rate_limiter
@@ -154,7 +202,8 @@ pub async fn submit(
             &request,
             &state,
             lang,
-            &form,
+            form,
+            &attached,
             &errors,
             false,
             StatusCode::TOO_MANY_REQUESTS,
@@ -165,11 +214,19 @@ pub async fn submit(
         api_key_id: None,
         actor: "web_form".to_owned(),
     };
-    let accepted = match PreparedTip::new(&state.crypto, *submission, submitter) {
-        Ok(prepared) => state.intake.submit(prepared).await,
-        Err(error) => Err(error),
+    let prepared = match PreparedTip::new(&state.crypto, *submission, submitter) {
+        Ok(prepared) => prepared,
+        Err(error) => return storing_failed(&error),
     };
-    match accepted {
+    let stored = match posted
+        .draft
+        .hash(&state)
+        .filter(|_| !posted.files.is_empty())
+    {
+        None => state.intake.submit(prepared).await.map_err(Stored::Intake),
+        Some(hash) => store_with_files(&state, prepared, &hash).await,
+    };
+    match stored {
         Ok(accepted) => {
             if accepted.enqueued_due_jobs {
                 state.worker_waker.wake();
@@ -187,251 +244,97 @@ pub async fn submit(
                 [],
             )
         }
-        Err(IntakeError::Unavailable(reason)) => {
-            tracing::warn!(reason = %reason, "no database connection for a web submission");
-            unavailable()
-        }
-        Err(error) => {
-            tracing::error!(error = %format!("{error:#}"), "storing a web submission failed");
-            unavailable()
-        }
-    }
-}
-
-fn render_form(
-    request: &HttpRequest,
-    state: &AppState,
-    lang: Lang,
-    form: &TipForm,
-    errors: &[FieldError],
-    identity_number_warning: bool,
-    status: StatusCode,
-) -> HttpResponse {
-    let translated = forms::translate(errors, state.translations.texts(lang));
-    render_form_with(
-        request,
-        state,
-        lang,
-        form,
-        &translated,
-        identity_number_warning,
-        status,
-    )
-}
-
-fn render_form_with(
-    request: &HttpRequest,
-    state: &AppState,
-    lang: Lang,
-    form: &TipForm,
-    errors: &[FormError],
-    identity_number_warning: bool,
-    status: StatusCode,
-) -> HttpResponse {
-    let t = state.translations.texts(lang);
-    let taxonomy = &state.taxonomy;
-    let (csrf_token, cookie) = csrf::token(request);
-    let error_for = |id: &str| {
-        errors
-            .iter()
-            .find(|e| e.id == id)
-            .map(|e| e.message.clone())
-    };
-    let field = |id: &'static str, value: &str, hint: bool| Field {
-        id,
-        label: t.get(&format!("report.{id}")).to_owned(),
-        hint: hint.then(|| t.get(&format!("report.{id}_hint")).to_owned()),
-        value: value.to_owned(),
-        error: error_for(id),
-    };
-    let labels = |list: &[crate::domain::taxonomy::Label], selected: &str| -> Vec<Choice> {
-        list.iter()
-            .map(|l| Choice {
-                code: l.code.clone(),
-                label: match lang {
-                    Lang::Sv => l.label_sv.clone(),
-                    Lang::En => l.label_en.clone(),
-                },
-                selected: l.code == selected,
-            })
-            .collect()
-    };
-    let page = ReportPage {
-        chrome: Chrome::new(t, lang, Page::Report),
-        t,
-        title: t.get("report.title").to_owned(),
-        action: lang.path(Page::ReportPreview),
-        csrf_token,
-        errors: errors.to_vec(),
-        identity_number_warning,
-        category: field("category", &form.category, false),
-        categories: labels(&taxonomy.categories, &form.category),
-        care_sector: field("care_sector", &form.care_sector, false),
-        care_sectors: labels(&taxonomy.care_sectors, &form.care_sector),
-        region_code: field("region_code", &form.region_code, false),
-        regions: taxonomy
-            .regions
-            .iter()
-            .map(|r| Choice {
-                code: r.code.clone(),
-                label: r.name.clone(),
-                selected: r.code == form.region_code,
-            })
-            .collect(),
-        municipality_code: field("municipality_code", &form.municipality_code, true),
-        municipality_groups: municipality_groups(taxonomy, &form.municipality_code),
-        place_fields: vec![
-            field("facility_name", &form.facility_name, true),
-            field("care_provider", &form.care_provider, true),
-        ],
-        occurred_on: field("occurred_on", &form.occurred_on, true),
-        ongoing: form.ongoing(),
-        description: field("description", &form.description, true),
-        reporter_role: field("reporter_role", &form.reporter_role, false),
-        reporter_roles: labels(&taxonomy.reporter_roles, &form.reporter_role),
-        outbreak: field("outbreak", &form.outbreak, false),
-        outbreaks: labels(&taxonomy.outbreaks, &form.outbreak),
-        contact_fields: vec![
-            field("reporter_name", &form.reporter_name, false),
-            field("reporter_email", &form.reporter_email, false),
-            field("reporter_phone", &form.reporter_phone, false),
-        ],
-    };
-    html(status, &page, cookie)
-}
-
-fn municipality_groups(taxonomy: &Taxonomy, selected: &str) -> Vec<ChoiceGroup> {
-    taxonomy
-        .regions
-        .iter()
-        .map(|region| ChoiceGroup {
-            region_code: region.code.clone(),
-            label: region.name.clone(),
-            choices: taxonomy
-                .municipalities
+        Err(Stored::Files(errors)) => {
+            // The files changed under the form (expired, or over a limit): show it again.
+            let errors: Vec<FormError> = errors
                 .iter()
-                .filter(|m| m.region_code == region.code)
-                .map(|m| Choice {
-                    code: m.code.clone(),
-                    label: m.name.clone(),
-                    selected: m.code == selected,
+                .map(|e| FormError {
+                    id: form_files::FILE_FIELD.to_owned(),
+                    message: t
+                        .get(&format!("error.file_{}", e.code))
+                        .replace("{name}: ", "")
+                        .replace("{max}", &max_for(&state, &e.code)),
                 })
-                .collect(),
-        })
-        .collect()
+                .collect();
+            render_form_with(
+                &request,
+                &state,
+                lang,
+                form,
+                &attached,
+                &errors,
+                false,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+        Err(Stored::Intake(error)) => storing_failed(&error),
+    }
 }
 
-/// The preview's rows, in the page's language.
-fn summary_rows(tip: &TipSubmission, taxonomy: &Taxonomy, t: &Texts, lang: Lang) -> Vec<Summary> {
-    let label_of = |list: &[crate::domain::taxonomy::Label], code: &str| {
-        list.iter()
-            .find(|l| l.code == code)
-            .map(|l| match lang {
-                Lang::Sv => l.label_sv.clone(),
-                Lang::En => l.label_en.clone(),
-            })
-            .unwrap_or_else(|| code.to_owned())
+/// The limit a file error's message names.
+fn max_for(state: &AppState, code: &str) -> String {
+    let settings = &state.settings.attachments;
+    if code == "attachments_too_large" {
+        (settings.max_tip_bytes / 1_000_000).to_string()
+    } else {
+        settings.max_files_per_tip.to_string()
+    }
+}
+
+enum Stored {
+    Intake(IntakeError),
+    Files(Vec<crate::domain::FieldError>),
+}
+
+/// The tip and the draft's files in one transaction: the receipt means both are committed.
+async fn store_with_files(
+    state: &AppState,
+    prepared: PreparedTip,
+    draft_hash: &[u8],
+) -> Result<AcceptedTip, Stored> {
+    let mut conn = state
+        .connection()
+        .await
+        .map_err(|e| Stored::Intake(IntakeError::Unavailable(e.to_string())))?;
+    let limits = link::Limits {
+        max_files: state.settings.attachments.max_files_per_tip,
+        max_bytes: state.settings.attachments.max_tip_bytes,
     };
-    let not_given = || t.get("preview.not_given").to_owned();
-    let row = |key: &str, value: String| Summary {
-        label: t.get(key).to_owned(),
-        value,
-    };
-    let region = taxonomy
-        .regions
-        .iter()
-        .find(|r| r.code == tip.region_code)
-        .map_or_else(|| tip.region_code.clone(), |r| r.name.clone());
-    let municipality = tip
-        .municipality_code
-        .as_deref()
-        .map_or_else(not_given, |code| {
-            taxonomy
-                .municipalities
-                .iter()
-                .find(|m| m.code == code)
-                .map_or_else(|| code.to_owned(), |m| m.name.clone())
-        });
-    let mut rows = vec![
-        row(
-            "report.category",
-            label_of(&taxonomy.categories, &tip.category),
-        ),
-        row(
-            "report.care_sector",
-            label_of(&taxonomy.care_sectors, &tip.care_sector),
-        ),
-        row("report.region_code", region),
-        row("report.municipality_code", municipality),
-        row(
-            "report.facility_name",
-            tip.facility_name.clone().unwrap_or_else(not_given),
-        ),
-        row(
-            "report.care_provider",
-            tip.care_provider.clone().unwrap_or_else(not_given),
-        ),
-        row(
-            "report.occurred_on",
-            tip.occurred_on
-                .map_or_else(not_given, |d| d.format("%Y-%m-%d").to_string()),
-        ),
-        row(
-            "report.ongoing",
-            t.get(if tip.ongoing {
-                "preview.yes"
-            } else {
-                "preview.no"
-            })
-            .to_owned(),
-        ),
-        row("report.description", tip.description.clone()),
-        row(
-            "report.reporter_role",
-            label_of(&taxonomy.reporter_roles, &tip.reporter_role),
-        ),
-        row(
-            "report.outbreak",
-            tip.outbreak.as_deref().map_or_else(
-                || t.get("report.outbreak_none").to_owned(),
-                |o| label_of(&taxonomy.outbreaks, o),
-            ),
-        ),
-    ];
-    if let Some(contact) = &tip.reporter {
-        for (key, value) in [
-            ("report.reporter_name", &contact.name),
-            ("report.reporter_email", &contact.email),
-            ("report.reporter_phone", &contact.phone),
-        ] {
-            rows.push(row(key, value.clone().unwrap_or_else(not_given)));
+    conn.transaction::<_, Stored, _>(async |conn| {
+        let accepted = intake::record_tip(conn, &state.triage, prepared)
+            .await
+            .map_err(Stored::Intake)?;
+        link::attach(
+            conn,
+            accepted.id,
+            None,
+            &Selection::Draft(draft_hash),
+            limits,
+        )
+        .await
+        .map_err(|error| match error {
+            LinkError::Rejected(errors) => Stored::Files(errors),
+            LinkError::Database(e) => Stored::Intake(IntakeError::Database(e)),
+        })?;
+        Ok(accepted)
+    })
+    .await
+}
+
+impl From<diesel::result::Error> for Stored {
+    fn from(error: diesel::result::Error) -> Self {
+        Stored::Intake(IntakeError::Database(error))
+    }
+}
+
+fn storing_failed(error: &IntakeError) -> HttpResponse {
+    match error {
+        IntakeError::Unavailable(reason) => {
+            tracing::warn!(reason = %reason, "no database connection for a web submission");
+        }
+        other => {
+            tracing::error!(error = %format!("{other:#}"), "storing a web submission failed");
         }
     }
-    rows
-}
-
-/// The form's values as hidden fields for the next step.
-fn hidden_fields(form: &TipForm) -> Vec<(&'static str, String)> {
-    let mut fields = vec![
-        ("category", form.category.clone()),
-        ("care_sector", form.care_sector.clone()),
-        ("region_code", form.region_code.clone()),
-        ("municipality_code", form.municipality_code.clone()),
-        ("facility_name", form.facility_name.clone()),
-        ("care_provider", form.care_provider.clone()),
-        ("occurred_on", form.occurred_on.clone()),
-        ("description", form.description.clone()),
-        ("reporter_role", form.reporter_role.clone()),
-        ("outbreak", form.outbreak.clone()),
-        ("reporter_name", form.reporter_name.clone()),
-        ("reporter_email", form.reporter_email.clone()),
-        ("reporter_phone", form.reporter_phone.clone()),
-    ];
-    if form.ongoing() {
-        fields.push(("ongoing", "on".to_owned()));
-    }
-    if form.identity_number_confirmed() {
-        fields.push(("confirm_no_identity_number", "on".to_owned()));
-    }
-    fields
+    unavailable()
 }

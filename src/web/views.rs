@@ -116,6 +116,7 @@ pub struct ReportPage<'a> {
     pub outbreaks: Vec<Choice>,
     /// Name, email, phone.
     pub contact_fields: Vec<Field>,
+    pub files: super::report_page::FilesView,
 }
 
 /// One row of the preview.
@@ -137,6 +138,7 @@ pub struct PreviewPage<'a> {
     pub anonymous: bool,
     /// The form's values, carried as hidden fields to the next step.
     pub hidden: Vec<(&'static str, String)>,
+    pub files: super::report_page::FilesView,
 }
 
 #[derive(Template)]

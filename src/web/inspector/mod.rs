@@ -7,6 +7,7 @@ pub mod login;
 pub mod queue;
 pub mod situation;
 pub mod tip;
+pub mod tip_files;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
@@ -66,6 +67,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/inspektor/tips/{id}", web::get().to(tip::show))
         .route("/inspektor/tips/{id}/andra", web::post().to(tip::change))
         .route("/inspektor/tips/{id}/fraga", web::post().to(tip::ask))
+        .route(
+            "/inspektor/tips/{id}/bilagor/{file}",
+            web::get().to(tip_files::download),
+        )
+        .route(
+            "/inspektor/tips/{id}/bilagor/{file}/forhandsvisning",
+            web::get().to(tip_files::preview),
+        )
         .route(
             "/inspektor/tips/{id}/kontakt",
             web::post().to(tip::reveal_contact),

@@ -84,6 +84,7 @@ pub struct TipPage<'a> {
     pub cluster: Vec<LinkView>,
     pub events: Vec<EventView>,
     pub messages: Vec<MessageView>,
+    pub files: Vec<super::tip_files::FileView>,
     pub identified: bool,
     pub contact: Option<Vec<Row>>,
     pub closed: bool,
@@ -219,10 +220,11 @@ async fn render(
                 None => Vec::new(),
             };
             let people = accounts::list(conn).await?;
-            Ok(Some((tip, events, messages, cluster, people)))
+            let files = crate::attachments::store::list_for_tip(conn, tip_id).await?;
+            Ok(Some((tip, events, messages, cluster, people, files)))
         })
         .await;
-    let (tip, events, messages, cluster, people) = match loaded {
+    let (tip, events, messages, cluster, people, files) = match loaded {
         Ok(Some(found)) => found,
         Ok(None) => return not_found(state, request, who),
         Err(error) => {
@@ -400,6 +402,7 @@ async fn render(
     let (csrf_token, cookie) = csrf::token(request);
     let chrome = Chrome::signed_in(state, request, who, Section::Queue, csrf_token);
     let page = TipPage {
+        files: super::tip_files::views(&files, tip.id, t, who.lang),
         title: format!("{} {}", t.get("tip.title"), tip.reference),
         id: tip.id.to_string(),
         version: tip.version,

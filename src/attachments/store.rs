@@ -1,0 +1,351 @@
+//! Sealed, chunked storage of cleaned files in PostgreSQL: a file is cut into
+//! `attachments.chunk_bytes` pieces, each sealed on its own (bound to the file, its number and
+//! whether it is the last), and written a few chunks per statement, so neither writing nor
+//! reading ever needs a second whole copy of the file.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::clean::FileKind;
+use super::{AttachmentInfo, ScanStatus};
+use crate::crypto::{Crypto, CryptoError};
+use crate::db::schema::{attachment_chunks, attachments};
+
+/// Chunks sealed and sent to the database per statement: a few MiB at a time.
+const CHUNKS_PER_STATEMENT: usize = 4;
+
+/// Who may reference a pending upload until it is part of a tip.
+#[derive(Debug, Clone)]
+pub enum Owner {
+    /// The API key that sent it.
+    ApiKey(Uuid),
+    /// The keyed hash of a web form's draft token.
+    Draft(Vec<u8>),
+}
+
+/// A cleaned file to be stored.
+pub struct NewFile<'a> {
+    pub kind: FileKind,
+    pub bytes: &'a [u8],
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub scan_status: ScanStatus,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storing or reading an attachment failed")]
+    Database(#[from] diesel::result::Error),
+    #[error("sealing or opening an attachment failed")]
+    Crypto(#[from] CryptoError),
+    #[error("the attachment's stored chunks are incomplete")]
+    Incomplete,
+}
+
+/// The associated data of one chunk: which file, which piece, and whether it ends the file
+/// (so a file cut short after a whole chunk cannot pass for complete).
+fn chunk_context(id: Uuid, seq: i32, last: bool) -> Vec<u8> {
+    let mut context = Vec::with_capacity(40);
+    context.extend_from_slice(b"tipsa attachment v1\0");
+    context.extend_from_slice(id.as_bytes());
+    context.extend_from_slice(&seq.to_be_bytes());
+    context.push(u8::from(last));
+    context
+}
+
+fn to_i32(value: usize) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+/// Stores a cleaned file as a pending upload of `owner`, all chunks in one transaction.
+pub async fn insert_pending(
+    conn: &mut AsyncPgConnection,
+    crypto: &Crypto,
+    file: &NewFile<'_>,
+    owner: &Owner,
+    chunk_bytes: usize,
+) -> Result<AttachmentInfo, StoreError> {
+    let id = Uuid::now_v7();
+    let chunk_count = file.bytes.len().div_ceil(chunk_bytes).max(1);
+    let key_id = crypto.active_attachment_key().to_owned();
+    let (api_key, draft_hash) = match owner {
+        Owner::ApiKey(key) => (Some(*key), None),
+        Owner::Draft(hash) => (None, Some(hash.clone())),
+    };
+    let size = i64::try_from(file.bytes.len()).unwrap_or(i64::MAX);
+    let width = file.width.and_then(|w| i32::try_from(w).ok());
+    let height = file.height.and_then(|h| i32::try_from(h).ok());
+    let created_at: DateTime<Utc> = conn
+        .transaction::<_, StoreError, _>(async |conn| {
+            let created_at = diesel::insert_into(attachments::table)
+                .values((
+                    attachments::id.eq(id),
+                    attachments::uploaded_by_api_key.eq(api_key),
+                    attachments::draft_hash.eq(draft_hash),
+                    attachments::kind.eq(file.kind.code()),
+                    attachments::size_bytes.eq(size),
+                    attachments::width.eq(width),
+                    attachments::height.eq(height),
+                    attachments::key_id.eq(&key_id),
+                    attachments::chunk_count.eq(to_i32(chunk_count)),
+                    attachments::scan_status.eq(file.scan_status.as_str()),
+                ))
+                .returning(attachments::created_at)
+                .get_result(conn)
+                .await?;
+            let pieces: Vec<&[u8]> = file.bytes.chunks(chunk_bytes).collect();
+            for (group_index, group) in pieces.chunks(CHUNKS_PER_STATEMENT).enumerate() {
+                let mut rows = Vec::with_capacity(group.len());
+                for (offset, piece) in group.iter().enumerate() {
+                    let seq = group_index * CHUNKS_PER_STATEMENT + offset;
+                    let last = seq + 1 == chunk_count;
+                    let context = chunk_context(id, to_i32(seq), last);
+                    let (_, sealed) = crypto.seal_attachment(piece, &context)?;
+                    rows.push((
+                        attachment_chunks::attachment_id.eq(id),
+                        attachment_chunks::seq.eq(to_i32(seq)),
+                        attachment_chunks::sealed.eq(sealed),
+                    ));
+                }
+                diesel::insert_into(attachment_chunks::table)
+                    .values(&rows)
+                    .execute(conn)
+                    .await?;
+            }
+            Ok(created_at)
+        })
+        .await?;
+    Ok(AttachmentInfo {
+        id,
+        tip_id: None,
+        message_id: None,
+        position: None,
+        kind: file.kind,
+        size_bytes: size,
+        width,
+        height,
+        key_id,
+        chunk_count: to_i32(chunk_count),
+        scan_status: file.scan_status,
+        scan_signature: None,
+        created_at,
+    })
+}
+
+type InfoColumns = (
+    Uuid,
+    Option<Uuid>,
+    Option<Uuid>,
+    Option<i32>,
+    String,
+    i64,
+    Option<i32>,
+    Option<i32>,
+    String,
+    i32,
+    String,
+    Option<String>,
+    DateTime<Utc>,
+);
+
+/// The columns `AttachmentInfo` is read from.
+#[allow(clippy::type_complexity)]
+pub fn info_columns() -> (
+    attachments::id,
+    attachments::tip_id,
+    attachments::message_id,
+    attachments::position,
+    attachments::kind,
+    attachments::size_bytes,
+    attachments::width,
+    attachments::height,
+    attachments::key_id,
+    attachments::chunk_count,
+    attachments::scan_status,
+    attachments::scan_signature,
+    attachments::created_at,
+) {
+    (
+        attachments::id,
+        attachments::tip_id,
+        attachments::message_id,
+        attachments::position,
+        attachments::kind,
+        attachments::size_bytes,
+        attachments::width,
+        attachments::height,
+        attachments::key_id,
+        attachments::chunk_count,
+        attachments::scan_status,
+        attachments::scan_signature,
+        attachments::created_at,
+    )
+}
+
+fn info_from(row: InfoColumns) -> Option<AttachmentInfo> {
+    let (
+        id,
+        tip_id,
+        message_id,
+        position,
+        kind,
+        size_bytes,
+        width,
+        height,
+        key_id,
+        chunk_count,
+        scan_status,
+        scan_signature,
+        created_at,
+    ) = row;
+    Some(AttachmentInfo {
+        id,
+        tip_id,
+        message_id,
+        position,
+        kind: FileKind::from_code(&kind)?,
+        size_bytes,
+        width,
+        height,
+        key_id,
+        chunk_count,
+        scan_status: ScanStatus::parse(&scan_status)?,
+        scan_signature,
+        created_at,
+    })
+}
+
+/// Any file by id (the housekeeper's scans).
+pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<AttachmentInfo>> {
+    let row: Option<InfoColumns> = attachments::table
+        .find(id)
+        .select(info_columns())
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(row.and_then(info_from))
+}
+
+/// The files of a tip, in their order.
+pub async fn list_for_tip(
+    conn: &mut AsyncPgConnection,
+    tip_id: Uuid,
+) -> QueryResult<Vec<AttachmentInfo>> {
+    let rows: Vec<InfoColumns> = attachments::table
+        .filter(attachments::tip_id.eq(tip_id))
+        .order(attachments::position.asc())
+        .select(info_columns())
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().filter_map(info_from).collect())
+}
+
+/// One file of a tip (None when it is not that tip's).
+pub async fn find_in_tip(
+    conn: &mut AsyncPgConnection,
+    tip_id: Uuid,
+    id: Uuid,
+) -> QueryResult<Option<AttachmentInfo>> {
+    let row: Option<InfoColumns> = attachments::table
+        .filter(attachments::id.eq(id))
+        .filter(attachments::tip_id.eq(tip_id))
+        .select(info_columns())
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(row.and_then(info_from))
+}
+
+/// Pending uploads of a web form draft, oldest first.
+pub async fn list_pending_of_draft(
+    conn: &mut AsyncPgConnection,
+    draft_hash: &[u8],
+) -> QueryResult<Vec<AttachmentInfo>> {
+    let rows: Vec<InfoColumns> = attachments::table
+        .filter(attachments::tip_id.is_null())
+        .filter(attachments::draft_hash.eq(draft_hash))
+        .order((attachments::created_at.asc(), attachments::id.asc()))
+        .select(info_columns())
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().filter_map(info_from).collect())
+}
+
+/// Reads and opens chunk `seq` of a file.
+pub async fn read_chunk(
+    conn: &mut AsyncPgConnection,
+    crypto: &Crypto,
+    info: &AttachmentInfo,
+    seq: i32,
+) -> Result<Vec<u8>, StoreError> {
+    let sealed: Option<Vec<u8>> = attachment_chunks::table
+        .filter(attachment_chunks::attachment_id.eq(info.id))
+        .filter(attachment_chunks::seq.eq(seq))
+        .select(attachment_chunks::sealed)
+        .first(conn)
+        .await
+        .optional()?;
+    let sealed = sealed.ok_or(StoreError::Incomplete)?;
+    let context = chunk_context(info.id, seq, seq + 1 == info.chunk_count);
+    Ok(crypto.open_attachment(&info.key_id, &sealed, &context)?)
+}
+
+/// The whole file (previews, scanning of small files): only for callers that bound how many
+/// run at once.
+pub async fn read_all(
+    conn: &mut AsyncPgConnection,
+    crypto: &Crypto,
+    info: &AttachmentInfo,
+) -> Result<Vec<u8>, StoreError> {
+    let mut bytes = Vec::with_capacity(usize::try_from(info.size_bytes).unwrap_or(0));
+    for seq in 0..info.chunk_count {
+        bytes.extend_from_slice(&read_chunk(conn, crypto, info, seq).await?);
+    }
+    Ok(bytes)
+}
+
+/// Deletes pending uploads by id (a request that failed after storing some of its files).
+pub async fn delete_pending(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    diesel::delete(
+        attachments::table
+            .filter(attachments::id.eq_any(ids))
+            .filter(attachments::tip_id.is_null()),
+    )
+    .execute(conn)
+    .await
+}
+
+/// Deletes one pending upload of a draft (the tipster removed it in the preview).
+pub async fn delete_pending_of_draft(
+    conn: &mut AsyncPgConnection,
+    draft_hash: &[u8],
+    id: Uuid,
+) -> QueryResult<usize> {
+    diesel::delete(
+        attachments::table
+            .filter(attachments::id.eq(id))
+            .filter(attachments::tip_id.is_null())
+            .filter(attachments::draft_hash.eq(draft_hash)),
+    )
+    .execute(conn)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_contexts_differ_by_file_position_and_end() {
+        let a = Uuid::now_v7();
+        let b = Uuid::now_v7();
+        assert_ne!(chunk_context(a, 0, false), chunk_context(b, 0, false));
+        assert_ne!(chunk_context(a, 0, false), chunk_context(a, 1, false));
+        assert_ne!(chunk_context(a, 1, false), chunk_context(a, 1, true));
+    }
+}
