@@ -24,6 +24,8 @@ pub struct TipFacts {
     pub category: String,
     pub priority: String,
     pub due_at: DateTime<Utc>,
+    /// How many files the tip has (never what they are).
+    pub attachments: i64,
 }
 
 /// Shared by every message: labels, links, the time zone of deadlines.
@@ -202,6 +204,10 @@ impl Context<'_> {
                 }
                 .into(),
                 self.time(lang, tip.due_at),
+            ),
+            (
+                if s { "Bilagor" } else { "Attachments" }.into(),
+                tip.attachments.to_string(),
             ),
         ]
     }
@@ -591,6 +597,7 @@ mod tests {
             due_at: DateTime::parse_from_rfc3339("2026-11-23T16:00:00Z")
                 .unwrap()
                 .with_timezone(&Utc),
+            attachments: 2,
         }
     }
 

@@ -445,6 +445,7 @@ type TipColumns = (
     String,
     String,
     DateTime<Utc>,
+    Option<i64>,
     String,
     String,
     Option<String>,
@@ -452,6 +453,15 @@ type TipColumns = (
     Option<String>,
     Option<Vec<u8>>,
 );
+
+/// The number of a tip's files, as a subquery of a `tips` select.
+#[diesel::dsl::auto_type]
+fn attachment_count() -> _ {
+    crate::db::schema::attachments::table
+        .filter(crate::db::schema::attachments::tip_id.eq(crate::db::schema::tips::id.nullable()))
+        .count()
+        .single_value()
+}
 
 async fn load_tip(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<TipForMail>> {
     use crate::db::schema::tips;
@@ -464,6 +474,7 @@ async fn load_tip(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<
             tips::category,
             tips::priority,
             tips::due_at,
+            attachment_count(),
             tips::team,
             tips::status,
             tips::assignee,
@@ -482,6 +493,7 @@ async fn load_tip(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<
             category,
             priority,
             due_at,
+            attachments,
             team,
             status,
             assignee,
@@ -496,6 +508,7 @@ async fn load_tip(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<
                 category,
                 priority,
                 due_at,
+                attachments: attachments.unwrap_or(0),
             },
             team,
             status,
@@ -509,7 +522,15 @@ async fn load_tip(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<
 
 async fn load_digest(conn: &mut AsyncPgConnection, job_id: Uuid) -> QueryResult<Vec<TipFacts>> {
     use crate::db::schema::{notification_digest_entries as entries, tips};
-    let rows: Vec<(Uuid, String, String, String, String, DateTime<Utc>)> = entries::table
+    let rows: Vec<(
+        Uuid,
+        String,
+        String,
+        String,
+        String,
+        DateTime<Utc>,
+        Option<i64>,
+    )> = entries::table
         .inner_join(tips::table.on(tips::id.eq(entries::tip_id)))
         .filter(entries::job_id.eq(job_id))
         .order((tips::priority_rank.asc(), tips::submitted_at.asc()))
@@ -520,19 +541,21 @@ async fn load_digest(conn: &mut AsyncPgConnection, job_id: Uuid) -> QueryResult<
             tips::category,
             tips::priority,
             tips::due_at,
+            attachment_count(),
         ))
         .load(conn)
         .await?;
     Ok(rows
         .into_iter()
         .map(
-            |(id, reference, region_code, category, priority, due_at)| TipFacts {
+            |(id, reference, region_code, category, priority, due_at, attachments)| TipFacts {
                 id,
                 reference,
                 region_code,
                 category,
                 priority,
                 due_at,
+                attachments: attachments.unwrap_or(0),
             },
         )
         .collect())

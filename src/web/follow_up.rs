@@ -9,8 +9,9 @@ use diesel_async::AsyncConnection;
 use serde::Deserialize;
 
 use super::i18n::{Lang, Page};
-use super::views::{Chrome, Field, FollowUpPage, FollowUpTipPage, MessageView};
-use super::{csrf, followup_session, html, see_other, unavailable};
+use super::views::{Chrome, Field, FollowUpPage, FollowUpTipPage, MessageView, ReplyFiles};
+use super::{csrf, followup_session, form_files, html, see_other, unavailable};
+use crate::attachments::link::{self, LinkError, Selection};
 use crate::conversation::{self, ConversationError, MessageBody, ReporterView};
 use crate::domain::{ReceiptCode, ReporterStatus};
 use crate::ratelimit::Action;
@@ -23,8 +24,9 @@ pub struct CodeForm {
     receipt_code: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct ReplyForm {
+    #[serde(default)]
     csrf_token: Option<String>,
     #[serde(default)]
     reply: String,
@@ -147,7 +149,7 @@ pub async fn show(request: HttpRequest, state: web::Data<AppState>, lang: Lang) 
         .query_string()
         .contains("sent=1")
         .then_some("follow_up.sent");
-    tip_page(&request, &state, lang, None, notice, StatusCode::OK).await
+    tip_page(&request, &state, lang, None, notice, StatusCode::OK, None).await
 }
 
 async fn tip_page(
@@ -157,6 +159,7 @@ async fn tip_page(
     reply_error: Option<(&str, String)>,
     notice_key: Option<&str>,
     status: StatusCode,
+    file_error: Option<String>,
 ) -> HttpResponse {
     let Some(tip_id) = followup_session::tip(&state.crypto, request) else {
         return code_page(
@@ -240,17 +243,74 @@ async fn tip_page(
             error: reply_error_key.map(|k| t.get(k).to_owned()),
         },
         notice: notice_key.map(|k| t.get(k).to_owned()),
+        files: ReplyFiles {
+            error: file_error,
+            limits: t
+                .get("attachments.limits")
+                .replace(
+                    "{files}",
+                    &state.settings.attachments.max_files_per_tip.to_string(),
+                )
+                .replace(
+                    "{file_mb}",
+                    &(state.settings.attachments.max_file_bytes / 1_000_000).to_string(),
+                )
+                .replace(
+                    "{total_mb}",
+                    &(state.settings.attachments.max_tip_bytes / 1_000_000).to_string(),
+                ),
+        },
     };
     html(status, &page, cookie)
 }
 
-/// POST: the tipster's answer.
+/// Why a reply with files was not stored.
+enum ReplyError {
+    Conversation(ConversationError),
+    Files(Vec<crate::domain::FieldError>),
+}
+
+impl From<ConversationError> for ReplyError {
+    fn from(error: ConversationError) -> Self {
+        ReplyError::Conversation(error)
+    }
+}
+
+impl From<diesel::result::Error> for ReplyError {
+    fn from(error: diesel::result::Error) -> Self {
+        ReplyError::Conversation(ConversationError::Database(error))
+    }
+}
+
+impl From<LinkError> for ReplyError {
+    fn from(error: LinkError) -> Self {
+        match error {
+            LinkError::Database(e) => e.into(),
+            LinkError::Rejected(errors) => ReplyError::Files(errors),
+        }
+    }
+}
+
+/// Removes a reply's uploads that will not be used (best effort; the clean-up catches the rest).
+async fn forget_files(state: &AppState, files: &[crate::attachments::AttachmentInfo]) {
+    let ids: Vec<uuid::Uuid> = files.iter().map(|f| f.id).collect();
+    if let Ok(mut conn) = state.connection().await {
+        let _ = crate::attachments::store::delete_pending(&mut conn, &ids).await;
+    }
+}
+
+/// POST: the tipster's answer, with files if any.
 pub async fn reply(
     request: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<ReplyForm>,
+    payload: web::Payload,
     lang: Lang,
 ) -> HttpResponse {
+    let posted = match form_files::read::<ReplyForm>(&request, payload, &state, lang).await {
+        Ok(posted) => posted,
+        Err(response) => return response,
+    };
+    let form = &posted.form;
     if !csrf::verify(&request, form.csrf_token.as_deref()) {
         return tip_page(
             &request,
@@ -259,6 +319,7 @@ pub async fn reply(
             Some(("error.csrf", form.reply.clone())),
             None,
             StatusCode::FORBIDDEN,
+            None,
         )
         .await;
     }
@@ -287,20 +348,78 @@ pub async fn reply(
                 Some((key, form.reply.clone())),
                 None,
                 StatusCode::UNPROCESSABLE_ENTITY,
+                None,
             )
             .await;
         }
     };
+    if !posted.file_errors.is_empty() {
+        // A refused file: nothing of this reply is kept, the text is shown again.
+        forget_files(&state, &posted.files).await;
+        let message = posted
+            .file_errors
+            .iter()
+            .map(|e| e.message.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        return tip_page(
+            &request,
+            &state,
+            lang,
+            None,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(message),
+        )
+        .await;
+    }
+    let draft_hash = posted
+        .draft
+        .hash(&state)
+        .filter(|_| !posted.files.is_empty());
+    let limits = link::Limits {
+        max_files: state.settings.attachments.max_files_per_tip,
+        max_bytes: state.settings.attachments.max_tip_bytes,
+    };
     let result = match state.connection().await {
         Ok(mut conn) => {
-            conn.transaction::<_, ConversationError, _>(async |conn| {
-                conversation::reply_from_reporter(conn, tip_id, &message)
-                    .await
-                    .map(|_| ())
+            conn.transaction::<_, ReplyError, _>(async |conn| {
+                let stored = conversation::reply_from_reporter(conn, tip_id, &message).await?;
+                if let Some(hash) = &draft_hash {
+                    let selection = Selection::Draft(hash);
+                    link::attach(conn, tip_id, Some(stored.id), &selection, limits).await?;
+                }
+                Ok(())
             })
             .await
         }
         Err(_) => return unavailable(),
+    };
+    let result = match result {
+        Ok(()) => Ok(()),
+        Err(ReplyError::Conversation(error)) => Err(error),
+        Err(ReplyError::Files(errors)) => {
+            forget_files(&state, &posted.files).await;
+            let t = state.translations.texts(lang);
+            let code = errors
+                .first()
+                .map_or("unknown_attachment", |e| e.code.as_str());
+            let settings = &state.settings.attachments;
+            let message = t
+                .get(&format!("error.file_{code}"))
+                .replace("{name}: ", "")
+                .replace("{max}", &settings.max_files_per_tip.to_string());
+            return tip_page(
+                &request,
+                &state,
+                lang,
+                None,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(message),
+            )
+            .await;
+        }
     };
     match result {
         Ok(()) => {
@@ -316,6 +435,7 @@ pub async fn reply(
                 None,
                 Some("follow_up.closed_note"),
                 StatusCode::CONFLICT,
+                None,
             )
             .await
         }

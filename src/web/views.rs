@@ -187,6 +187,13 @@ pub struct FollowUpTipPage<'a> {
     pub end_action: &'static str,
     pub reply: Field,
     pub notice: Option<String>,
+    pub files: ReplyFiles,
+}
+
+/// The file field of the follow-up reply.
+pub struct ReplyFiles {
+    pub error: Option<String>,
+    pub limits: String,
 }
 
 #[derive(Template)]

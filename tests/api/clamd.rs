@@ -55,19 +55,7 @@ impl ClamdProcess {
         for _ in 0..3 {
             let port = free_port();
             write_config(&dir, port, limit);
-            let log = std::fs::File::create(dir.join("clamd.out")).unwrap();
-            let child = Command::new(clamd_binary())
-                .arg(format!(
-                    "--config-file={}",
-                    dir.join("clamd.conf").display()
-                ))
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap_or_else(|e| {
-                    panic!("clamd did not start ({e}); install Debian's clamav-daemon")
-                });
+            let child = spawn_clamd(&dir);
             let mut clamd = ClamdProcess {
                 dir: dir.clone(),
                 port,
@@ -117,6 +105,16 @@ impl ClamdProcess {
         Clamd::new(self.address().parse().unwrap(), timeout)
     }
 
+    /// Starts clamd again on the same port after `stop` (the outage is over).
+    pub fn restart(&mut self) {
+        self.stop();
+        self.child = Some(spawn_clamd(&self.dir));
+        assert!(
+            self.wait_until_ready(Duration::from_secs(30)),
+            "clamd did not come back"
+        );
+    }
+
     /// Kills clamd, to simulate an outage.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -124,6 +122,21 @@ impl ClamdProcess {
             let _ = child.wait();
         }
     }
+}
+
+/// Runs clamd with the configuration in `dir`, its output to `dir/clamd.out`.
+fn spawn_clamd(dir: &Path) -> Child {
+    let log = std::fs::File::create(dir.join("clamd.out")).unwrap();
+    Command::new(clamd_binary())
+        .arg(format!(
+            "--config-file={}",
+            dir.join("clamd.conf").display()
+        ))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("clamd did not start ({e}); install Debian's clamav-daemon"))
 }
 
 impl Drop for ClamdProcess {

@@ -2,12 +2,14 @@
 //! each test in its own database copied from a migrated template.
 
 mod admin_pages;
+mod attachments;
 mod browser;
 mod clamd;
 mod cli;
 mod cli_accounts;
 mod conversation;
 mod errors;
+mod files;
 mod health;
 mod helpers;
 mod idempotency;

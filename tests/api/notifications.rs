@@ -186,7 +186,7 @@ fn smtp_settings(settings: &mut Settings, port: u16) {
     notify.public_base_url = "https://tipsa.test".into();
 }
 
-async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut done: F)
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut done: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

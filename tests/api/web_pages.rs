@@ -357,7 +357,7 @@ async fn a_web_submission_leaves_no_trace_of_who_sent_it() {
     }
 }
 
-fn pg_dump(url: &str) -> String {
+pub fn pg_dump(url: &str) -> String {
     let binary = ["/usr/bin/pg_dump"]
         .into_iter()
         .map(std::path::PathBuf::from)
