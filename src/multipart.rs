@@ -18,6 +18,10 @@ pub enum MultipartProblem {
     Malformed,
     #[error("a part has no name")]
     UnnamedPart,
+    #[error(
+        "a part's Content-Disposition is missing or unreadable (file names must not contain control characters)"
+    )]
+    BadPartHeader,
     #[error("the file is larger than the limit of {} MB", .0 / 1_000_000)]
     FileTooLarge(u64),
     #[error("the field {0} is too long")]
@@ -129,6 +133,9 @@ async fn read_text(mut field: Field, name: &str) -> Result<String, MultipartProb
 fn problem(error: &MultipartError) -> MultipartProblem {
     match error {
         MultipartError::ContentDispositionNameMissing => MultipartProblem::UnnamedPart,
+        MultipartError::ContentDispositionMissing | MultipartError::Parse(_) => {
+            MultipartProblem::BadPartHeader
+        }
         _ => MultipartProblem::Malformed,
     }
 }

@@ -262,6 +262,7 @@ impl From<crate::multipart::MultipartProblem> for ApiError {
             MultipartProblem::NotMultipart => ApiError::UnsupportedMediaType,
             MultipartProblem::Malformed => ApiError::MalformedBody(problem.to_string()),
             MultipartProblem::UnnamedPart => field_error("file", "unnamed_part"),
+            MultipartProblem::BadPartHeader => field_error("file", "bad_part_header"),
             MultipartProblem::FileTooLarge(limit) => ApiError::FileTooLarge(*limit),
             MultipartProblem::TextTooLarge(name) => field_error(name, "too_long"),
             MultipartProblem::BadFileName => field_error("file", "bad_file_name"),

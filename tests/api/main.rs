@@ -3,6 +3,7 @@
 
 mod admin_pages;
 mod attachments;
+mod attachments_refused;
 mod browser;
 mod clamd;
 mod cli;
