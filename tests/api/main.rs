@@ -4,6 +4,7 @@
 mod admin_pages;
 mod attachments;
 mod attachments_refused;
+mod attachments_scan;
 mod browser;
 mod clamd;
 mod cli;
