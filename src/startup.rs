@@ -257,7 +257,7 @@ fn security_headers() -> DefaultHeaders {
 
 /// Strict policy for everything; only the API docs page relaxes it for Swagger UI's own
 /// scripts and inline styles. No page loads anything from another origin or may be framed.
-const STRICT_CSP: &str = "default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const STRICT_CSP: &str = "default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const API_DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 async fn content_security_policy(

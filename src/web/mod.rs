@@ -38,6 +38,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .route("/static/site.css", web::get().to(pages::stylesheet))
     .route("/static/report.js", web::get().to(pages::report_script))
+    .route(
+        "/static/attachments.js",
+        web::get().to(pages::attachments_script),
+    )
     .configure(inspector::configure);
     for lang in [Lang::Sv, Lang::En] {
         cfg.route(
@@ -54,6 +58,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             lang.path(Page::ReportPreview),
             web::post().to(move |req, state, form| report::preview(req, state, form, lang)),
+        )
+        .route(
+            lang.path(Page::ReportUpload),
+            web::post().to(move |req, state, form| report::upload(req, state, form, lang)),
         )
         .route(
             lang.path(Page::ReportSubmit),

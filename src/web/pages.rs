@@ -10,6 +10,7 @@ use crate::state::AppState;
 
 const STYLESHEET: &str = include_str!("../../static/site.css");
 const REPORT_SCRIPT: &str = include_str!("../../static/report.js");
+const ATTACHMENTS_SCRIPT: &str = include_str!("../../static/attachments.js");
 
 /// `/` (Swedish, or English when the browser prefers it) and `/en`.
 pub async fn home(request: HttpRequest, state: web::Data<AppState>, lang: Lang) -> HttpResponse {
@@ -56,6 +57,10 @@ pub async fn stylesheet() -> HttpResponse {
 
 pub async fn report_script() -> HttpResponse {
     asset("text/javascript; charset=utf-8", REPORT_SCRIPT)
+}
+
+pub async fn attachments_script() -> HttpResponse {
+    asset("text/javascript; charset=utf-8", ATTACHMENTS_SCRIPT)
 }
 
 fn asset(content_type: &str, body: &'static str) -> HttpResponse {

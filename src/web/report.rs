@@ -71,6 +71,71 @@ pub async fn edit(
     )
 }
 
+/// The fields the script's upload sends besides the file.
+#[derive(Default, serde::Deserialize)]
+pub struct UploadFields {
+    #[serde(default)]
+    pub csrf_token: Option<String>,
+}
+
+/// A file as the script lists it.
+#[derive(serde::Serialize)]
+struct UploadedFile {
+    id: uuid::Uuid,
+    name: String,
+    kind: String,
+    size: String,
+    remove_label: String,
+}
+
+/// POST (with JavaScript): one file at a time into the form's draft; answers JSON with the
+/// draft token, every file of the draft and any refusal, translated.
+pub async fn upload(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+    lang: Lang,
+) -> HttpResponse {
+    let posted = match form_files::read::<UploadFields>(&request, payload, &state, lang).await {
+        Ok(posted) => posted,
+        Err(response) => return response,
+    };
+    if !csrf::verify(&request, posted.form.csrf_token.as_deref()) {
+        let t = state.translations.texts(lang);
+        return HttpResponse::Forbidden()
+            .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+            .json(serde_json::json!({ "errors": [t.get("error.csrf")] }));
+    }
+    let t = state.translations.texts(lang);
+    let files: Vec<UploadedFile> = form_files::rows(&posted.files, t, lang)
+        .into_iter()
+        .map(|row| UploadedFile {
+            id: row.id,
+            name: row.name,
+            kind: row.kind,
+            size: row.size,
+            remove_label: row.remove_label,
+        })
+        .collect();
+    let errors: Vec<&str> = posted
+        .file_errors
+        .iter()
+        .map(|e| e.message.as_str())
+        .collect();
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    HttpResponse::build(status)
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({
+            "draft": posted.draft.token(),
+            "files": files,
+            "errors": errors,
+        }))
+}
+
 /// What a posted form turns into: a valid submission or the form again.
 enum Checked {
     Valid(Box<TipSubmission>),

@@ -38,6 +38,8 @@ pub struct FilesView {
     pub limits: String,
     /// Where a "remove" button posts (the page it is on).
     pub remove_action: &'static str,
+    /// Where the script uploads files one by one (with JavaScript).
+    pub upload_action: &'static str,
     pub accept: &'static str,
 }
 
@@ -85,6 +87,7 @@ impl FilesView {
                     &(settings.max_tip_bytes / 1_000_000).to_string(),
                 ),
             remove_action,
+            upload_action: lang.path(Page::ReportUpload),
             accept: ACCEPT,
         }
     }

@@ -197,7 +197,7 @@ fn chromedriver() -> String {
 }
 
 /// Fills the form with a valid tip (municipality inside the region).
-async fn fill_valid_tip(browser: &Browser, description: &str) {
+pub(crate) async fn fill_valid_tip(browser: &Browser, description: &str) {
     browser.select("#category", "staffing").await;
     browser.select("#care_sector", "elderly_residential").await;
     browser.select("#region_code", "12").await;

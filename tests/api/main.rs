@@ -3,6 +3,7 @@
 
 mod admin_pages;
 mod attachments;
+mod attachments_browser;
 mod attachments_refused;
 mod attachments_scan;
 mod browser;
