@@ -200,7 +200,8 @@ async fn tip_page(
     let t = state.translations.texts(lang);
     let (csrf_token, cookie) = csrf::token(request);
     let (reply_error_key, reply_value) = match reply_error {
-        Some((key, value)) => (Some(key), value),
+        // An empty key keeps the text without an error on it (a refused file).
+        Some((key, value)) => (Some(key).filter(|k| !k.is_empty()), value),
         None => (None, String::new()),
     };
     let page = FollowUpTipPage {
@@ -366,7 +367,7 @@ pub async fn reply(
             &request,
             &state,
             lang,
-            None,
+            Some(("", form.reply.clone())),
             None,
             StatusCode::UNPROCESSABLE_ENTITY,
             Some(message),
@@ -413,7 +414,7 @@ pub async fn reply(
                 &request,
                 &state,
                 lang,
-                None,
+                Some(("", form.reply.clone())),
                 None,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Some(message),

@@ -4,6 +4,7 @@
 mod admin_pages;
 mod attachments;
 mod attachments_browser;
+mod attachments_forms;
 mod attachments_refused;
 mod attachments_scan;
 mod browser;

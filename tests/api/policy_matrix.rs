@@ -10,6 +10,7 @@ use reqwest::{Client, Method};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::files::{execute, identifying_jpeg, uploaded_id};
 use crate::helpers::{TestApp, spawn_app};
 use crate::inspector::tip_in;
 use crate::people::{self, Person, csrf_token};
@@ -206,6 +207,40 @@ fn routes() -> Vec<Route> {
             own: [401, 200, 200, 404, 404],
             other: [401, 404, 200, 404, 404],
         },
+        Route {
+            name: "GET tip file (download)",
+            path: "/inspektor/tips/{tip}/bilagor/{file}",
+            call: Call::Get,
+            own: [303, 200, 200, 404, 404],
+            other: [303, 404, 200, 404, 404],
+        },
+        Route {
+            name: "GET tip file preview",
+            path: "/inspektor/tips/{tip}/bilagor/{file}/forhandsvisning",
+            call: Call::Get,
+            own: [303, 200, 200, 404, 404],
+            other: [303, 404, 200, 404, 404],
+        },
+        Route {
+            name: "API GET /tips/{id}/attachments",
+            path: "/api/v1/tips/{tip}/attachments",
+            call: Call::Get,
+            own: [401, 200, 200, 404, 404],
+            other: [401, 404, 200, 404, 404],
+        },
+        Route {
+            name: "API GET /tips/{id}/attachments/{a}",
+            path: "/api/v1/tips/{tip}/attachments/{file}",
+            call: Call::Get,
+            own: [401, 200, 200, 404, 404],
+            other: [401, 404, 200, 404, 404],
+        },
+        plain(
+            "API POST /attachments (upload)",
+            "/api/v1/attachments",
+            Call::Json(Method::POST, "{}", None),
+            [401, 403, 403, 403, 403],
+        ),
         plain(
             "API POST /tips (submit)",
             "/api/v1/tips",
@@ -215,8 +250,19 @@ fn routes() -> Vec<Route> {
     ]
 }
 
-async fn send(app: &TestApp, client: &Client, csrf: &str, route: &Route, tip: Uuid) -> u16 {
-    let url = app.url(&route.path.replace("{tip}", &tip.to_string()));
+async fn send(
+    app: &TestApp,
+    client: &Client,
+    csrf: &str,
+    route: &Route,
+    (tip, file): (Uuid, &str),
+) -> u16 {
+    let url = app.url(
+        &route
+            .path
+            .replace("{tip}", &tip.to_string())
+            .replace("{file}", file),
+    );
     let request = match &route.call {
         Call::Get => client.get(url),
         Call::Form(fields) => {
@@ -238,6 +284,17 @@ async fn send(app: &TestApp, client: &Client, csrf: &str, route: &Route, tip: Uu
     request.send().await.unwrap().status().as_u16()
 }
 
+/// Uploads a picture and makes it the tip's first file.
+async fn file_of(app: &TestApp, tip: Uuid) -> String {
+    let id = uploaded_id(app, "foto.jpg", identifying_jpeg(32, 24)).await;
+    execute(
+        app,
+        &format!("UPDATE attachments SET tip_id = '{tip}', position = 1 WHERE id = '{id}'"),
+    )
+    .await;
+    id
+}
+
 #[tokio::test]
 async fn every_route_for_every_role_on_own_and_other_teams_tips() {
     let app = spawn_app().await;
@@ -255,6 +312,9 @@ async fn every_route_for_every_role_on_own_and_other_teams_tips() {
         "Läkemedel delas ut utan kontroll på boendet.",
     )
     .await;
+    // Each tip has a picture (previewable, downloadable).
+    let own_file = file_of(&app, own_tip).await;
+    let other_file = file_of(&app, other_tip).await;
     let people: Vec<Person> = vec![
         people::signed_in(&app, "inspector@ivo.example", &["inspector"], &["syd"]).await,
         people::signed_in(&app, "lead@ivo.example", &["triage_lead"], &["syd"]).await,
@@ -289,8 +349,15 @@ async fn every_route_for_every_role_on_own_and_other_teams_tips() {
             } else {
                 &people[index - 1].manual
             };
-            let own = send(&app, client, &tokens[index], &route, own_tip).await;
-            let other = send(&app, client, &tokens[index], &route, other_tip).await;
+            let own = send(&app, client, &tokens[index], &route, (own_tip, &own_file)).await;
+            let other = send(
+                &app,
+                client,
+                &tokens[index],
+                &route,
+                (other_tip, &other_file),
+            )
+            .await;
             let mark = |got: u16, want: u16| {
                 if got == want {
                     String::new()
