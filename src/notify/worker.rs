@@ -520,17 +520,20 @@ async fn load_tip(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<
     ))
 }
 
+/// A digest entry's tip: id, reference, region, category, priority, due, number of files.
+type DigestColumns = (
+    Uuid,
+    String,
+    String,
+    String,
+    String,
+    DateTime<Utc>,
+    Option<i64>,
+);
+
 async fn load_digest(conn: &mut AsyncPgConnection, job_id: Uuid) -> QueryResult<Vec<TipFacts>> {
     use crate::db::schema::{notification_digest_entries as entries, tips};
-    let rows: Vec<(
-        Uuid,
-        String,
-        String,
-        String,
-        String,
-        DateTime<Utc>,
-        Option<i64>,
-    )> = entries::table
+    let rows: Vec<DigestColumns> = entries::table
         .inner_join(tips::table.on(tips::id.eq(entries::tip_id)))
         .filter(entries::job_id.eq(job_id))
         .order((tips::priority_rank.asc(), tips::submitted_at.asc()))
