@@ -87,15 +87,21 @@ impl Parts {
 }
 
 impl FilePart {
-    /// Reads the file into memory, refusing it as soon as it passes `limit` bytes.
-    pub async fn read(mut self, limit: u64) -> Result<Vec<u8>, MultipartProblem> {
+    /// Reads the file into memory, refusing it as soon as it passes `limit` bytes. After a
+    /// refusal, up to `drain` more bytes of the part are read and dropped, so a form can go on
+    /// to its next part and show the error; a part longer than that ends the body.
+    pub async fn read(mut self, limit: u64, drain: u64) -> Result<Vec<u8>, MultipartProblem> {
         let mut bytes = Vec::new();
         while let Some(chunk) = self.field.next().await {
             let chunk = chunk.map_err(|e| problem(&e))?;
             if (bytes.len() + chunk.len()) as u64 > limit {
-                // Read (and drop) the rest so the next part can be reached and the error shown.
+                drop(bytes);
+                let mut drained = 0u64;
                 while let Some(rest) = self.field.next().await {
-                    rest.map_err(|e| problem(&e))?;
+                    drained += rest.map_err(|e| problem(&e))?.len() as u64;
+                    if drained > drain {
+                        return Err(MultipartProblem::FileTooLarge(limit));
+                    }
                 }
                 return Err(MultipartProblem::FileTooLarge(limit));
             }

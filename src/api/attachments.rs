@@ -136,7 +136,11 @@ pub async fn upload(
     let mut parts = Parts::new(&request, payload)?;
     let limit = state.settings.attachments.max_file_bytes;
     // One permit before any bytes are held: uploads beyond the bound wait unread.
-    let permit = state.uploads.permit().await;
+    let permit = state
+        .uploads
+        .permit()
+        .await
+        .map_err(|e| receive_error(e, "file", ""))?;
     let mut file: Option<(String, Vec<u8>)> = None;
     while let Some(part) = parts.next().await {
         match part? {
@@ -150,7 +154,8 @@ pub async fn upload(
                 }
                 multipart::check_file_name(&part.file_name)?;
                 let name = part.file_name.clone();
-                file = Some((name, part.read(limit).await?));
+                // Over the limit the answer is 413 at once; the rest of the body is not read.
+                file = Some((name, part.read(limit, 0).await?));
             }
             Part::File(part) => {
                 let name = part.name.clone();

@@ -59,12 +59,15 @@ impl Receiver {
 
     /// Waits for a turn; take it before reading the file's bytes into memory, so requests
     /// beyond the bound wait with their bodies unread (back-pressure, not buffering).
-    pub async fn permit(&self) -> Permit {
-        match self.permits.clone().acquire_owned().await {
-            Ok(permit) => Permit { _held: permit },
-            // The semaphore is never closed; should it be, waiting is pointless.
-            Err(_) => unreachable!("the upload semaphore is never closed"),
-        }
+    pub async fn permit(&self) -> Result<Permit, ReceiveError> {
+        // The semaphore is never closed; if it were, no upload could proceed.
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ReceiveError::Unavailable("uploads are closed".into()))?;
+        Ok(Permit { _held: permit })
     }
 
     /// The limits files are cleaned under (also for previews).

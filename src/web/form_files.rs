@@ -271,8 +271,14 @@ impl Reader {
                 .get("error.file_too_many_files")
                 .replace("{max}", &settings.max_files_per_tip.to_string())));
         }
-        let permit = state.uploads.permit().await;
-        let bytes = match file.read(settings.max_file_bytes).await {
+        let Ok(permit) = state.uploads.permit().await else {
+            file.skip().await?;
+            return Ok(Err(t.get("error.file_unavailable").to_owned()));
+        };
+        let bytes = match file
+            .read(settings.max_file_bytes, settings.max_tip_bytes)
+            .await
+        {
             Ok(bytes) => bytes,
             Err(MultipartProblem::FileTooLarge(limit)) => {
                 return Ok(Err(t

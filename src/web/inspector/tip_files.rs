@@ -167,7 +167,9 @@ pub async fn preview(
         return not_found(&state, &request, &who);
     }
     // Decoding takes memory: previews share the upload permits.
-    let permit = state.uploads.permit().await;
+    let Ok(permit) = state.uploads.permit().await else {
+        return unavailable();
+    };
     let bytes = match state.connection().await {
         Ok(mut conn) => store::read_all(&mut conn, &state.crypto, &info).await,
         Err(_) => return unavailable(),
