@@ -314,6 +314,34 @@ mod tests {
     }
 
     #[test]
+    fn attachments_have_keys_of_their_own_and_old_ids_still_open_after_rotation() {
+        use secrecy::SecretString;
+        let key = |byte: u8| SecretString::from(BASE64.encode([byte; 32]));
+        let dir = std::env::temp_dir().join(format!("tipsa-keys-{}", uuid::Uuid::new_v4()));
+        let mut settings = SecretSettings {
+            receipt_hmac_key: Some(key(1)),
+            active_contact_key: Some("k1".into()),
+            contact_keys: [("k1".to_owned(), key(2))].into(),
+            active_attachment_key: Some("a1".into()),
+            attachment_keys: [("a1".to_owned(), key(3))].into(),
+        };
+        let before = Crypto::load(&settings, &dir).unwrap();
+        let (id, sealed) = before.seal_attachment(b"chunk", b"ctx").unwrap();
+        assert_eq!(id, "a1");
+        // A contact key cannot open an attachment, nor the other way round.
+        assert!(before.open("k1", &sealed, b"ctx").is_err());
+        settings.attachment_keys.insert("a2".into(), key(4));
+        settings.active_attachment_key = Some("a2".into());
+        let after = Crypto::load(&settings, &dir).unwrap();
+        assert_eq!(after.active_attachment_key(), "a2");
+        assert_eq!(
+            after.open_attachment("a1", &sealed, b"ctx").unwrap(),
+            b"chunk"
+        );
+        assert_eq!(after.seal_attachment(b"new", b"ctx").unwrap().0, "a2");
+    }
+
+    #[test]
     fn the_same_plaintext_seals_differently_each_time() {
         let crypto = crypto();
         let (_, a) = crypto.seal(b"same", b"ctx").unwrap();

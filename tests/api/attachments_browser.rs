@@ -146,6 +146,7 @@ async fn the_server_rendered_file_pages_pass_axe() {
     choose_files(&browser, &[on_disk("foto.jpg", &identifying_jpeg(40, 30))]).await;
     browser.navigate_by("#preview").await;
     assert_eq!(browser.count("#file-list li").await, 1);
+    browser.screenshot("preview-files.png").await;
     let violations = browser.axe_violations().await;
     assert!(
         violations.is_empty(),
@@ -177,6 +178,15 @@ async fn with_javascript_files_upload_one_by_one_and_go_with_the_tip() {
             .contains("fel.jpg")
     );
     assert_eq!(browser.count("#file-list li").await, 1);
+    browser
+        .client
+        .execute(
+            "document.getElementById('attachments').scrollIntoView(); return true;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.screenshot("form-files.png").await;
     let violations = browser.axe_violations().await;
     assert!(
         violations.is_empty(),
@@ -240,6 +250,7 @@ async fn the_inspector_sees_a_preview_and_downloads_the_cleaned_file() {
         .await
         .unwrap();
     assert_eq!(width, json!(200), "the preview is rendered and loads");
+    browser.screenshot("tip-files.png").await;
     let violations = browser.axe_violations().await;
     assert!(
         violations.is_empty(),
