@@ -207,7 +207,7 @@ pub async fn submit_tip(
     };
     let crypto = &state.crypto;
     let prepared = PreparedTip::new(crypto, submission, submitter)?;
-    let limits = attachment_limits(&state);
+    let limits = link::Limits::of(&state.settings.attachments);
     let Some(key) = idempotency_key else {
         let accepted = if files.is_empty() {
             // Stored with whatever else is arriving (`intake::batch`); no connection is held
@@ -273,14 +273,6 @@ pub async fn submit_tip(
             idempotency::release(&mut conn, &claim).await;
             Err(error)
         }
-    }
-}
-
-/// The per-tip file limits from configuration.
-pub(super) fn attachment_limits(state: &AppState) -> link::Limits {
-    link::Limits {
-        max_files: state.settings.attachments.max_files_per_tip,
-        max_bytes: state.settings.attachments.max_tip_bytes,
     }
 }
 

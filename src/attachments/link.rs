@@ -25,6 +25,16 @@ pub struct Limits {
     pub max_bytes: u64,
 }
 
+impl Limits {
+    /// The configured per-tip (and per-reply) limits.
+    pub fn of(settings: &crate::config::AttachmentSettings) -> Self {
+        Limits {
+            max_files: settings.max_files_per_tip,
+            max_bytes: settings.max_tip_bytes,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
     #[error("attaching files failed")]

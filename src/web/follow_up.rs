@@ -378,10 +378,7 @@ pub async fn reply(
         .draft
         .hash(&state)
         .filter(|_| !posted.files.is_empty());
-    let limits = link::Limits {
-        max_files: state.settings.attachments.max_files_per_tip,
-        max_bytes: state.settings.attachments.max_tip_bytes,
-    };
+    let limits = link::Limits::of(&state.settings.attachments);
     let result = match state.connection().await {
         Ok(mut conn) => {
             conn.transaction::<_, ReplyError, _>(async |conn| {
@@ -405,11 +402,7 @@ pub async fn reply(
             let code = errors
                 .first()
                 .map_or("unknown_attachment", |e| e.code.as_str());
-            let settings = &state.settings.attachments;
-            let message = t
-                .get(&format!("error.file_{code}"))
-                .replace("{name}: ", "")
-                .replace("{max}", &settings.max_files_per_tip.to_string());
+            let message = form_files::link_error_message(t, &state, code);
             return tip_page(
                 &request,
                 &state,

@@ -325,6 +325,20 @@ impl Reader {
     }
 }
 
+/// The page's message for a file problem found when the tip or reply is stored (an upload
+/// gone, a limit passed): `error.file_<code>` with the limit filled in and no file name.
+pub fn link_error_message(t: &Texts, state: &AppState, code: &str) -> String {
+    let settings = &state.settings.attachments;
+    let max = if code == "attachments_too_large" {
+        (settings.max_tip_bytes / 1_000_000).to_string()
+    } else {
+        settings.max_files_per_tip.to_string()
+    };
+    t.get(&format!("error.file_{code}"))
+        .replace("{name}: ", "")
+        .replace("{max}", &max)
+}
+
 /// The file name as the tipster's own page may show it (never stored or logged).
 fn display_name(name: &str) -> String {
     let name: String = name.chars().filter(|c| !c.is_control()).take(80).collect();

@@ -315,10 +315,7 @@ pub async fn submit(
                 .iter()
                 .map(|e| FormError {
                     id: form_files::FILE_FIELD.to_owned(),
-                    message: t
-                        .get(&format!("error.file_{}", e.code))
-                        .replace("{name}: ", "")
-                        .replace("{max}", &max_for(&state, &e.code)),
+                    message: form_files::link_error_message(t, &state, &e.code),
                 })
                 .collect();
             render_form_with(
@@ -333,16 +330,6 @@ pub async fn submit(
             )
         }
         Err(Stored::Intake(error)) => storing_failed(&error),
-    }
-}
-
-/// The limit a file error's message names.
-fn max_for(state: &AppState, code: &str) -> String {
-    let settings = &state.settings.attachments;
-    if code == "attachments_too_large" {
-        (settings.max_tip_bytes / 1_000_000).to_string()
-    } else {
-        settings.max_files_per_tip.to_string()
     }
 }
 
@@ -361,10 +348,7 @@ async fn store_with_files(
         .connection()
         .await
         .map_err(|e| Stored::Intake(IntakeError::Unavailable(e.to_string())))?;
-    let limits = link::Limits {
-        max_files: state.settings.attachments.max_files_per_tip,
-        max_bytes: state.settings.attachments.max_tip_bytes,
-    };
+    let limits = link::Limits::of(&state.settings.attachments);
     conn.transaction::<_, Stored, _>(async |conn| {
         let accepted = intake::record_tip(conn, &state.triage, prepared)
             .await

@@ -7,22 +7,7 @@ use serde_json::Value;
 
 use crate::files::{count, identifying_jpeg, stored_files};
 use crate::helpers::{TestApp, spawn_app, valid_tip};
-
-fn browser_like() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn csrf_token(html: &str) -> String {
-    html.split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("a CSRF field")
-        .to_owned()
-}
+use crate::web_pages::{browser_like, csrf_token};
 
 async fn page(client: &reqwest::Client, app: &TestApp, path: &str) -> String {
     client

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::helpers::{CapturedLogs, TestApp, spawn_app, spawn_app_with, valid_tip};
 
 /// A client that keeps cookies and does not follow redirects, like a careful browser.
-fn browser_like() -> reqwest::Client {
+pub fn browser_like() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -17,7 +17,7 @@ fn browser_like() -> reqwest::Client {
         .unwrap()
 }
 
-fn csrf_token(html: &str) -> String {
+pub fn csrf_token(html: &str) -> String {
     html.split("name=\"csrf_token\" value=\"")
         .nth(1)
         .and_then(|rest| rest.split('"').next())
