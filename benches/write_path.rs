@@ -37,6 +37,8 @@
 //! the notification worker inside the benchmarked `tipsa serve`, `BENCH_SETUP_SQL` [none] SQL
 //! run on the bench database after the migrations, for experiments (e.g. an index option);
 //! the tip-shaped pgbench table is copied from `tips` afterwards, so it carries the change too.
+//! `BENCH_TIPSA_BINARY` [the bench's own build] runs another `tipsa` binary, e.g. an earlier
+//! commit's release build, to compare two versions on the same machine in alternation.
 //! `pgbench` is looked up on `PATH`, then in `/usr/lib/postgresql/*/bin`.
 
 #[path = "support/common.rs"]

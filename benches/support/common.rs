@@ -37,7 +37,10 @@ impl Tipsa {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tipsa"));
+        // BENCH_TIPSA_BINARY runs another build (e.g. an earlier commit's) for a comparison.
+        let binary = std::env::var_os("BENCH_TIPSA_BINARY")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_tipsa").into());
+        let mut command = Command::new(binary);
         command.args(args);
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("TIPSA__") {
