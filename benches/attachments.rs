@@ -41,7 +41,10 @@
 //! Knobs (environment variables, defaults in brackets): `BENCH_UPLOADS` [32] files uploaded
 //! (and written raw), `BENCH_CLIENTS` [8] concurrent clients and raw connections,
 //! `BENCH_FILE_MB` [20] the JPEG's size. Service settings through `BENCH_TIPSA__SECTION__KEY`,
-//! e.g. `BENCH_TIPSA__ATTACHMENTS__CONCURRENT_UPLOADS=4` (default 2).
+//! e.g. `BENCH_TIPSA__ATTACHMENTS__CONCURRENT_UPLOADS=4` (default 2). `tipsa serve` inherits
+//! the rest of the environment, so glibc malloc tunables reach it (and this process too), e.g.
+//! `MALLOC_MMAP_THRESHOLD_=1048576` to see how much of the peak RSS is freed memory kept by
+//! the allocator.
 
 #[path = "support/common.rs"]
 mod common;
