@@ -1,7 +1,7 @@
 //! What the benchmarks share: running the real `tipsa` binary (one-shot commands such as
 //! `migrate` and `apikey`, and a `serve` process on a free port, isolated from the caller's
 //! configuration), waiting for it to be ready, the bench database's URL, and small helpers.
-//! Included by `benches/write_path.rs` and `benches/queue.rs` through `#[path]`.
+//! Also: reading a process's RSS from `/proc`. Included by the benches through `#[path]`.
 
 #![allow(dead_code)] // each bench uses a different part
 
@@ -20,6 +20,9 @@ pub struct Tipsa {
     config_dir: PathBuf,
     /// `database.pool_size` for the server; `None` keeps the default.
     pool_size: Option<usize>,
+    /// Settings a bench chooses for the service (`TIPSA__…` name, value); `BENCH_WORKER_IN_SERVE`
+    /// and `BENCH_TIPSA__…` still override them.
+    settings: Vec<(String, String)>,
 }
 
 impl Tipsa {
@@ -33,7 +36,16 @@ impl Tipsa {
             var_dir,
             config_dir,
             pool_size,
+            settings: Vec::new(),
         })
+    }
+
+    /// Sets a service setting for this bench, e.g. `("NOTIFY__WORKER_IN_SERVE", "false")`
+    /// (the part after `TIPSA__`); `BENCH_TIPSA__…` variables still win.
+    pub fn with_setting(mut self, setting: &str, value: &str) -> Self {
+        self.settings
+            .push((format!("TIPSA__{setting}"), value.to_owned()));
+        self
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
@@ -59,6 +71,9 @@ impl Tipsa {
             .env("TIPSA__SERVER__HOST", "127.0.0.1")
             .env("TIPSA__LOG__FILTER", "warn")
             .env("TIPSA__LOG__FORMAT", "json");
+        for (name, value) in &self.settings {
+            command.env(name, value);
+        }
         // BENCH_WORKER_IN_SERVE=false: measure the service without the notification worker
         // that `tipsa serve` runs by default (it sends the urgent tips' emails meanwhile).
         if std::env::var("BENCH_WORKER_IN_SERVE").is_ok_and(|v| v == "false") {
@@ -243,6 +258,70 @@ pub fn truncate(text: &str, max: usize) -> &str {
     match text.char_indices().nth(max) {
         Some((i, _)) => &text[..i],
         None => text,
+    }
+}
+
+/// A field of `/proc/<pid>/status` given in kB (`VmRSS`, `VmHWM`), in bytes.
+pub fn proc_status_bytes(pid: u32, field: &str) -> anyhow::Result<u64> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    let value = status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .with_context(|| format!("no {field} line in {path}"))?;
+    let kb: u64 = value
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .with_context(|| format!("{field} in {path} is not a number of kB: {value:?}"))?;
+    Ok(kb * 1024)
+}
+
+/// Resets a process's `VmHWM` to its current RSS (`echo 5 > /proc/<pid>/clear_refs`, our own
+/// child), so the high-water mark read later covers only what follows.
+pub fn reset_peak_rss(pid: u32) -> anyhow::Result<()> {
+    let path = format!("/proc/{pid}/clear_refs");
+    std::fs::write(&path, "5").with_context(|| format!("writing 5 to {path}"))
+}
+
+/// Samples a process's `VmRSS` on a thread of its own until stopped; the largest value seen.
+pub struct RssSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<RssSamples>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RssSamples {
+    pub max_bytes: u64,
+    pub samples: u64,
+}
+
+impl RssSampler {
+    pub fn start(pid: u32, every: Duration) -> Self {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut seen = RssSamples::default();
+            loop {
+                if let Ok(bytes) = proc_status_bytes(pid, "VmRSS") {
+                    seen.max_bytes = seen.max_bytes.max(bytes);
+                    seen.samples += 1;
+                }
+                if flag.load(Ordering::Relaxed) {
+                    return seen;
+                }
+                std::thread::sleep(every);
+            }
+        });
+        RssSampler { stop, thread }
+    }
+
+    /// Stops sampling (after one last sample) and returns what was seen.
+    pub fn stop(self) -> RssSamples {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap_or_default()
     }
 }
 
