@@ -33,6 +33,7 @@ pub enum MultipartProblem {
 /// The body's parts, one at a time.
 pub struct Parts {
     inner: Multipart,
+    content_length: Option<u64>,
 }
 
 /// One part: a text field, or a file (a part sent with a file name).
@@ -48,6 +49,8 @@ pub struct FilePart {
     /// stored or logged.
     pub file_name: String,
     field: Field,
+    /// The body's declared length, as an upper bound of this file's size.
+    expected_len: Option<u64>,
 }
 
 impl Parts {
@@ -55,8 +58,14 @@ impl Parts {
         if !is_multipart(request) {
             return Err(MultipartProblem::NotMultipart);
         }
+        let content_length = request
+            .headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
         Ok(Parts {
             inner: Multipart::new(request.headers(), payload),
+            content_length,
         })
     }
 
@@ -78,6 +87,7 @@ impl Parts {
                 name,
                 file_name,
                 field,
+                expected_len: self.content_length,
             }))),
             None => read_text(field, &name)
                 .await
@@ -91,7 +101,10 @@ impl FilePart {
     /// refusal, up to `drain` more bytes of the part are read and dropped, so a form can go on
     /// to its next part and show the error; a part longer than that ends the body.
     pub async fn read(mut self, limit: u64, drain: u64) -> Result<Vec<u8>, MultipartProblem> {
-        let mut bytes = Vec::new();
+        // Room for the file at once when its size is known (a one-file upload's body), so the
+        // buffer is not doubled and copied as it grows.
+        let expected = self.expected_len.unwrap_or(0).min(limit);
+        let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
         while let Some(chunk) = self.field.next().await {
             let chunk = chunk.map_err(|e| problem(&e))?;
             if (bytes.len() + chunk.len()) as u64 > limit {

@@ -85,7 +85,7 @@ impl Receiver {
         _permit: &Permit,
     ) -> Result<AttachmentInfo, ReceiveError> {
         let limits = self.limits.clone();
-        let cleaned = tokio::task::spawn_blocking(move || clean::clean(&bytes, &limits))
+        let cleaned = tokio::task::spawn_blocking(move || clean::clean_owned(bytes, &limits))
             .await?
             .map_err(ReceiveError::Refused)?;
         let mut conn = pool

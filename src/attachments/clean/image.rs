@@ -21,8 +21,9 @@ const PNG_KEEP: [&[u8; 4]; 12] = [
 /// Quality of a JPEG that must be re-encoded because its orientation was applied.
 const JPEG_QUALITY: u8 = 90;
 
-pub(super) fn clean_jpeg(bytes: &[u8], limits: &CleanLimits) -> Result<Cleaned, Refusal> {
-    let mut jpeg = Jpeg::from_bytes(Bytes::copy_from_slice(bytes))
+pub(super) fn clean_jpeg(bytes: Bytes, limits: &CleanLimits) -> Result<Cleaned, Refusal> {
+    // img-parts' segments share the upload's buffer: no copy until the encoder.
+    let mut jpeg = Jpeg::from_bytes(bytes)
         .map_err(|_| Refusal::damaged("the JPEG structure cannot be read"))?;
     let (width, height) = jpeg
         .dimensions()
@@ -36,19 +37,22 @@ pub(super) fn clean_jpeg(bytes: &[u8], limits: &CleanLimits) -> Result<Cleaned, 
     let has_mpf = jpeg.segments().iter().any(is_mpf);
     jpeg.segments_mut().retain(keep_jpeg_segment);
     let head_len = 2 + jpeg.segments().iter().map(JpegSegment::len).sum::<usize>();
+    // The encoder takes the segments (and with them the upload's buffer) and frees them.
     let encoded = jpeg.encoder().bytes();
     let stripped = strip_after_first_scan(&encoded, head_len, has_mpf)?;
+    drop(encoded);
     finish(stripped, FileKind::Jpeg, width, height, orientation, limits)
 }
 
-pub(super) fn clean_png(bytes: &[u8], limits: &CleanLimits) -> Result<Cleaned, Refusal> {
-    let mut png = Png::from_bytes(Bytes::copy_from_slice(bytes))
-        .map_err(|_| Refusal::damaged("the PNG structure cannot be read"))?;
+pub(super) fn clean_png(bytes: Bytes, limits: &CleanLimits) -> Result<Cleaned, Refusal> {
+    let input_len = bytes.len();
+    let mut png =
+        Png::from_bytes(bytes).map_err(|_| Refusal::damaged("the PNG structure cannot be read"))?;
     if png.chunks().last().map(PngChunk::kind) != Some(*b"IEND") {
         return Err(Refusal::damaged("the PNG is truncated (no end chunk)"));
     }
     // img-parts stops reading at IEND and ignores what follows.
-    if png.len() != bytes.len() {
+    if png.len() != input_len {
         return Err(Refusal::Polyglot);
     }
     let (width, height) = png
@@ -188,7 +192,8 @@ fn strip_after_first_scan(
 ) -> Result<Vec<u8>, Refusal> {
     let truncated = || Refusal::damaged("the JPEG is truncated (no end of image)");
     let tail = encoded.get(head_len..).ok_or_else(truncated)?;
-    let mut out = encoded[..head_len].to_vec();
+    let mut out = Vec::with_capacity(encoded.len());
+    out.extend_from_slice(&encoded[..head_len]);
     let mut at = 0;
     loop {
         let marker_at = next_marker(tail, at).ok_or_else(truncated)?;

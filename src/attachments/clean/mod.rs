@@ -207,21 +207,27 @@ impl Refusal {
 /// Types the bytes and returns the cleaned file, or why it is refused. Pure and synchronous
 /// (called inside spawn_blocking).
 pub fn clean(bytes: &[u8], limits: &CleanLimits) -> Result<Cleaned, Refusal> {
+    clean_owned(bytes.to_vec(), limits)
+}
+
+/// As `clean`, taking the upload itself: pictures are then cleaned without first copying the
+/// whole file (at most two copies of it exist at once).
+pub fn clean_owned(bytes: Vec<u8>, limits: &CleanLimits) -> Result<Cleaned, Refusal> {
     if bytes.is_empty() {
         return Err(Refusal::Empty);
     }
-    let kind = sniff::sniff(bytes)?;
+    let kind = sniff::sniff(&bytes)?;
     match kind {
-        FileKind::Jpeg => image::clean_jpeg(bytes, limits),
-        FileKind::Png => image::clean_png(bytes, limits),
-        FileKind::Pdf => pdf::clean(bytes, limits).map(|out| Cleaned::document(kind, out)),
+        FileKind::Jpeg => image::clean_jpeg(bytes.into(), limits),
+        FileKind::Png => image::clean_png(bytes.into(), limits),
+        FileKind::Pdf => pdf::clean(&bytes, limits).map(|out| Cleaned::document(kind, out)),
         FileKind::Docx | FileKind::Xlsx | FileKind::Odt => {
-            office::clean(kind, bytes, limits).map(|out| Cleaned::document(kind, out))
+            office::clean(kind, &bytes, limits).map(|out| Cleaned::document(kind, out))
         }
         // Plain text carries no metadata; sniff has checked it is UTF-8 without controls.
-        FileKind::Text => Ok(Cleaned::document(kind, bytes.to_vec())),
+        FileKind::Text => Ok(Cleaned::document(kind, bytes)),
         FileKind::Mp3 | FileKind::M4a | FileKind::Ogg => {
-            audio::clean(kind, bytes).map(|out| Cleaned::document(kind, out))
+            audio::clean(kind, &bytes).map(|out| Cleaned::document(kind, out))
         }
     }
 }

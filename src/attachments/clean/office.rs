@@ -4,6 +4,8 @@
 
 use std::io::{Cursor, Read, Write};
 
+use img_parts::Bytes;
+
 use zip::result::ZipError;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter};
@@ -114,8 +116,12 @@ fn clean_part(name: &str, data: &[u8], limits: &CleanLimits) -> Result<Option<Ve
 /// refuse the document.
 fn clean_binary_part(data: &[u8], limits: &CleanLimits) -> Result<Vec<u8>, Refusal> {
     match infer::get(data).map(|found| found.mime_type()) {
-        Some("image/jpeg") => image::clean_jpeg(data, limits).map(|cleaned| cleaned.bytes),
-        Some("image/png") => image::clean_png(data, limits).map(|cleaned| cleaned.bytes),
+        Some("image/jpeg") => {
+            image::clean_jpeg(Bytes::copy_from_slice(data), limits).map(|cleaned| cleaned.bytes)
+        }
+        Some("image/png") => {
+            image::clean_png(Bytes::copy_from_slice(data), limits).map(|cleaned| cleaned.bytes)
+        }
         Some("image/tiff" | "image/heif" | "image/webp" | "image/avif") => Err(
             Refusal::cannot_clean("the document contains a picture type that cannot be cleaned"),
         ),
