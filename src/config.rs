@@ -680,4 +680,55 @@ mod tests {
         let err = Settings::load_from(&dir, "development", false).unwrap_err();
         assert!(format!("{err:#}").contains("prot"), "{err:#}");
     }
+
+    fn load_local(body: &str) -> anyhow::Result<Settings> {
+        let dir = std::env::temp_dir().join(format!("tipsa-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        write(&dir, "local.toml", body);
+        Settings::load_from(&dir, "development", false)
+    }
+
+    #[test]
+    fn attachments_storage_defaults_to_postgres_and_s3_is_checked() {
+        let defaults = load_local("").unwrap();
+        assert_eq!(defaults.attachments.storage.kind, StorageKind::Postgres);
+        assert_eq!(defaults.attachments.storage.s3.prefix, "attachments/");
+        assert!(!defaults.attachments.storage.s3.allow_http);
+
+        let s3 = "[attachments.storage]\nkind = \"s3\"\n[attachments.storage.s3]\n";
+        let full = format!(
+            "{s3}bucket = \"b\"\nregion = \"us-east-1\"\nendpoint = \"http://127.0.0.1:9000\"\naccess_key_id = \"id\"\nsecret_access_key = \"hunter2\"\nallow_http = true\n"
+        );
+        let settings = load_local(&full).unwrap();
+        assert_eq!(settings.attachments.storage.kind, StorageKind::S3);
+        assert!(!format!("{settings:?}").contains("hunter2"));
+
+        for (body, needle) in [
+            (format!("{s3}region = \"r\"\n"), "bucket"),
+            (format!("{s3}bucket = \"b\"\n"), "region"),
+            (
+                format!("{s3}bucket = \"b\"\nregion = \"r\"\naccess_key_id = \"id\"\n"),
+                "secret_access_key",
+            ),
+            (
+                format!("{s3}bucket = \"b\"\nregion = \"r\"\nprefix = \"files\"\n"),
+                "prefix",
+            ),
+            (
+                format!("{s3}bucket = \"b\"\nregion = \"r\"\nendpoint = \"minio:9000\"\n"),
+                "endpoint",
+            ),
+            (
+                format!("{s3}bucket = \"b\"\nregion = \"r\"\nbuckets = \"x\"\n"),
+                "buckets",
+            ),
+            (
+                "[attachments.storage]\nkind = \"disk\"\n".to_owned(),
+                "disk",
+            ),
+        ] {
+            let err = load_local(&body).unwrap_err();
+            assert!(format!("{err:#}").contains(needle), "{needle}: {err:#}");
+        }
+    }
 }
