@@ -520,6 +520,7 @@ async fn load_tip(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<
     ))
 }
 
+#[allow(clippy::type_complexity)] // one row of the digest's join, read once below
 async fn load_digest(conn: &mut AsyncPgConnection, job_id: Uuid) -> QueryResult<Vec<TipFacts>> {
     use crate::db::schema::{notification_digest_entries as entries, tips};
     let rows: Vec<(
