@@ -195,6 +195,87 @@ pub struct AttachmentSettings {
     /// The longer side of an image preview on the tip page.
     pub preview_max_side: u32,
     pub scanner: ScannerSettings,
+    /// Where sealed chunks are written (reads follow each file's own row).
+    #[serde(default)]
+    pub storage: StorageSettings,
+}
+
+/// `attachments.storage`: PostgreSQL (the embedded default) or S3-compatible object storage.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSettings {
+    /// Where new files' chunks go.
+    #[serde(default)]
+    pub kind: StorageKind,
+    #[serde(default)]
+    pub s3: S3Settings,
+}
+
+/// Where a file's sealed chunks are stored.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// Rows of `attachment_chunks`: no extra service.
+    #[default]
+    Postgres,
+    /// One object per chunk in `attachments.storage.s3`.
+    S3,
+}
+
+impl StorageKind {
+    /// The value of `attachments.storage`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageKind::Postgres => "postgres",
+            StorageKind::S3 => "s3",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Self> {
+        match code {
+            "postgres" => Some(StorageKind::Postgres),
+            "s3" => Some(StorageKind::S3),
+            _ => None,
+        }
+    }
+}
+
+/// An S3-compatible bucket (AWS S3, MinIO, Ceph, …). Also read when `kind` is `postgres` but a
+/// bucket is set, so files written there earlier still open and are still deleted.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Settings {
+    pub bucket: Option<String>,
+    /// The service's URL (MinIO, Ceph, …); unset: AWS for `region`. Path-style requests.
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    /// Unset: the AWS defaults (environment, instance metadata).
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<SecretString>,
+    /// Allow plain-HTTP endpoints (local test servers only).
+    #[serde(default)]
+    pub allow_http: bool,
+    /// Object names are `{prefix}{attachment_id}/{seq}`.
+    #[serde(default = "default_s3_prefix")]
+    pub prefix: String,
+}
+
+fn default_s3_prefix() -> String {
+    "attachments/".to_owned()
+}
+
+impl Default for S3Settings {
+    fn default() -> Self {
+        S3Settings {
+            bucket: None,
+            endpoint: None,
+            region: None,
+            access_key_id: None,
+            secret_access_key: None,
+            allow_http: false,
+            prefix: default_s3_prefix(),
+        }
+    }
 }
 
 /// The virus scanner (ClamAV's clamd). Without an address files are stored as `unscanned`.
@@ -436,6 +517,40 @@ impl Settings {
         {
             bail!("secrets.active_attachment_key {active:?} is not among secrets.attachment_keys");
         }
+        self.check_storage()
+    }
+
+    fn check_storage(&self) -> anyhow::Result<()> {
+        let storage = &self.attachments.storage;
+        let s3 = &storage.s3;
+        let blank = |value: &Option<String>| value.as_deref().is_none_or(|v| v.trim().is_empty());
+        if storage.kind == StorageKind::S3 && blank(&s3.bucket) {
+            bail!("attachments.storage.kind = \"s3\" needs attachments.storage.s3.bucket");
+        }
+        if !blank(&s3.bucket) && blank(&s3.region) {
+            bail!("attachments.storage.s3 needs region (any name, e.g. \"us-east-1\", for MinIO)");
+        }
+        if s3.access_key_id.is_some() != s3.secret_access_key.is_some() {
+            bail!(
+                "attachments.storage.s3: set both access_key_id and secret_access_key, or neither"
+            );
+        }
+        if let Some(endpoint) = &s3.endpoint
+            && !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
+        {
+            bail!("attachments.storage.s3.endpoint must be an http:// or https:// URL");
+        }
+        let prefix_ok = s3.prefix.is_empty()
+            || (s3.prefix.ends_with('/')
+                && !s3.prefix.starts_with('/')
+                && !s3.prefix.contains("//")
+                && object_store::path::Path::parse(&s3.prefix).is_ok());
+        if !prefix_ok {
+            bail!(
+                "attachments.storage.s3.prefix {:?} must be empty or end in / (like \"attachments/\")",
+                s3.prefix
+            );
+        }
         Ok(())
     }
 
@@ -564,5 +679,56 @@ mod tests {
         write(&dir, "local.toml", "[server]\nprot = 1\n");
         let err = Settings::load_from(&dir, "development", false).unwrap_err();
         assert!(format!("{err:#}").contains("prot"), "{err:#}");
+    }
+
+    fn load_local(body: &str) -> anyhow::Result<Settings> {
+        let dir = std::env::temp_dir().join(format!("tipsa-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        write(&dir, "local.toml", body);
+        Settings::load_from(&dir, "development", false)
+    }
+
+    #[test]
+    fn attachments_storage_defaults_to_postgres_and_s3_is_checked() {
+        let defaults = load_local("").unwrap();
+        assert_eq!(defaults.attachments.storage.kind, StorageKind::Postgres);
+        assert_eq!(defaults.attachments.storage.s3.prefix, "attachments/");
+        assert!(!defaults.attachments.storage.s3.allow_http);
+
+        let s3 = "[attachments.storage]\nkind = \"s3\"\n[attachments.storage.s3]\n";
+        let full = format!(
+            "{s3}bucket = \"b\"\nregion = \"us-east-1\"\nendpoint = \"http://127.0.0.1:9000\"\naccess_key_id = \"id\"\nsecret_access_key = \"hunter2\"\nallow_http = true\n"
+        );
+        let settings = load_local(&full).unwrap();
+        assert_eq!(settings.attachments.storage.kind, StorageKind::S3);
+        assert!(!format!("{settings:?}").contains("hunter2"));
+
+        for (body, needle) in [
+            (format!("{s3}region = \"r\"\n"), "bucket"),
+            (format!("{s3}bucket = \"b\"\n"), "region"),
+            (
+                format!("{s3}bucket = \"b\"\nregion = \"r\"\naccess_key_id = \"id\"\n"),
+                "secret_access_key",
+            ),
+            (
+                format!("{s3}bucket = \"b\"\nregion = \"r\"\nprefix = \"files\"\n"),
+                "prefix",
+            ),
+            (
+                format!("{s3}bucket = \"b\"\nregion = \"r\"\nendpoint = \"minio:9000\"\n"),
+                "endpoint",
+            ),
+            (
+                format!("{s3}bucket = \"b\"\nregion = \"r\"\nbuckets = \"x\"\n"),
+                "buckets",
+            ),
+            (
+                "[attachments.storage]\nkind = \"disk\"\n".to_owned(),
+                "disk",
+            ),
+        ] {
+            let err = load_local(&body).unwrap_err();
+            assert!(format!("{err:#}").contains(needle), "{needle}: {err:#}");
+        }
     }
 }

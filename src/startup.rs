@@ -15,6 +15,7 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use tracing_actix_web::TracingLogger;
 
+use crate::attachments::blob::BlobStore;
 use crate::attachments::maintenance::{Housekeeper, HousekeeperHandle};
 use crate::attachments::receive::Receiver;
 use crate::auth::ApiKeyCache;
@@ -153,7 +154,9 @@ impl Application {
                 max_tips: settings.intake.batch_max_tips,
             },
         );
-        let uploads = Receiver::new(&settings.attachments);
+        let blobs = BlobStore::from_settings(&settings.attachments.storage)
+            .context("opening the attachment storage")?;
+        let uploads = Receiver::new(&settings.attachments, blobs.clone());
         let state = web::Data::new(AppState {
             pool,
             crypto: Arc::new(crypto),
@@ -168,6 +171,7 @@ impl Application {
             triage,
             worker_waker: WorkerWaker::start(database_url.to_owned()),
             uploads,
+            blobs,
         });
 
         let worker = if state.settings.notify.worker_in_serve {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, Utc};
 
+use crate::attachments::blob::BlobStore;
 use crate::attachments::receive::Receiver;
 use crate::auth::ApiKeyCache;
 use crate::config::Settings;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub worker_waker: WorkerWaker,
     /// Cleans and stores uploaded files, a bounded number at a time.
     pub uploads: Receiver,
+    /// Where attachments' sealed chunks are written, and the bucket to read them from.
+    pub blobs: BlobStore,
 }
 
 impl AppState {

@@ -313,7 +313,7 @@ pub async fn download(
         })
         .await?;
     // The first chunk is read before the answer starts, so a failure is still a clean 503.
-    let first = store::read_chunk(&mut conn, &state.crypto, &info, 0).await?;
+    let first = store::read_chunk(&mut conn, &state.crypto, &state.blobs, &info, 0).await?;
     drop(conn);
     Ok(file_response(&state, info, first))
 }
@@ -350,7 +350,8 @@ pub fn file_response(
             }
             let chunk = async {
                 let mut conn = state.connection().await?;
-                let bytes = store::read_chunk(&mut conn, &state.crypto, &info, seq).await?;
+                let bytes =
+                    store::read_chunk(&mut conn, &state.crypto, &state.blobs, &info, seq).await?;
                 Ok::<_, ApiError>(Bytes::from(bytes))
             }
             .await

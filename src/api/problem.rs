@@ -285,6 +285,8 @@ impl From<crate::attachments::store::StoreError> for ApiError {
         use crate::attachments::store::StoreError;
         match error {
             StoreError::Database(e) => e.into(),
+            // The bucket is down or unreachable: like the database, a 503 worth retrying.
+            StoreError::Object(e) => ApiError::Unavailable(format!("object storage: {e}")),
             other => ApiError::Internal(anyhow::Error::new(other)),
         }
     }

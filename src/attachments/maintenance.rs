@@ -1,7 +1,8 @@
 //! The attachment housekeeping that runs beside the notification worker: every file waiting
 //! for the virus scanner is scanned (claimed with a lease, so any number of workers can run,
-//! and retried while the scanner is down — never released unscanned), and uploads that never
-//! became part of a tip are removed.
+//! and retried while the scanner is down — never released unscanned), uploads that never
+//! became part of a tip are removed, and the objects of deleted files in a bucket (queued in
+//! `attachment_object_deletions` by the database) are deleted.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 use tokio::sync::watch;
 
+use super::blob::BlobStore;
 use super::scan::{Clamd, ScanError, ScannerAddress, Verdict};
 use super::store::{self, StoreError};
 use super::{AttachmentInfo, ScanStatus};
@@ -21,17 +23,20 @@ use crate::audit::{self, AuditAction};
 use crate::config::AttachmentSettings;
 use crate::crypto::Crypto;
 use crate::db::DbPool;
-use crate::db::schema::attachments;
+use crate::db::schema::{attachment_object_deletions, attachments};
 
 /// How long a claimed scan is reserved for its worker.
 const SCAN_LEASE_SECONDS: i64 = 300;
 /// Who the audit log names for the scanner's verdicts.
 const SCANNER_ACTOR: &str = "system:virus_scanner";
+/// Deleted files whose objects one round deletes at most.
+const OBJECT_DELETIONS_PER_ROUND: i64 = 50;
 
 pub struct Housekeeper {
     pool: DbPool,
     crypto: Arc<Crypto>,
     scanner: Option<Clamd>,
+    blobs: BlobStore,
     settings: AttachmentSettings,
 }
 
@@ -76,10 +81,13 @@ impl Housekeeper {
             }
             None => None,
         };
+        let blobs = BlobStore::from_settings(&settings.storage)
+            .context("opening the attachment storage")?;
         Ok(Housekeeper {
             pool,
             crypto,
             scanner,
+            blobs,
             settings: settings.clone(),
         })
     }
@@ -101,7 +109,7 @@ impl Housekeeper {
         HousekeeperHandle { stop, task }
     }
 
-    /// One pass: remove abandoned uploads, scan what waits.
+    /// One pass: remove abandoned uploads, delete queued objects, scan what waits.
     pub async fn round(&self) -> anyhow::Result<ScanRound> {
         let mut conn = self.pool.get().await.context("getting a connection")?;
         let removed = remove_abandoned(&mut conn, self.settings.pending_hours).await?;
@@ -109,6 +117,9 @@ impl Housekeeper {
             tracing::info!(removed, "removed abandoned uploads");
         }
         drop(conn);
+        self.delete_queued_objects()
+            .await
+            .context("deleting the objects of deleted files")?;
         let mut round = ScanRound::default();
         if let Some(scanner) = &self.scanner {
             while let Some(info) = self.claim_next().await? {
@@ -141,6 +152,64 @@ impl Housekeeper {
             );
         }
         Ok(round)
+    }
+
+    /// Deletes the objects of up to a batch of deleted files, and their queue rows once done;
+    /// a failed deletion stays queued for the next round. Returns (deleted, failed).
+    pub async fn delete_queued_objects(&self) -> anyhow::Result<(usize, usize)> {
+        let mut conn = self.pool.get().await.context("getting a connection")?;
+        if !self.blobs.has_bucket() {
+            let waiting: i64 = attachment_object_deletions::table
+                .count()
+                .get_result(&mut conn)
+                .await?;
+            if waiting > 0 {
+                tracing::warn!(
+                    waiting,
+                    "deleted files' objects wait for deletion, but attachments.storage.s3 has no bucket"
+                );
+            }
+            return Ok((0, 0));
+        }
+        let blobs = &self.blobs;
+        let (deleted, failed) = conn
+            .transaction::<_, anyhow::Error, _>(async |conn| {
+                let queued: Vec<(uuid::Uuid, i32)> = attachment_object_deletions::table
+                    .order(attachment_object_deletions::queued_at.asc())
+                    .select((
+                        attachment_object_deletions::attachment_id,
+                        attachment_object_deletions::chunk_count,
+                    ))
+                    .limit(OBJECT_DELETIONS_PER_ROUND)
+                    .for_update()
+                    .skip_locked()
+                    .load(conn)
+                    .await?;
+                let mut done = Vec::with_capacity(queued.len());
+                let mut failed = 0;
+                for (id, chunk_count) in queued {
+                    match blobs.delete_file(id, chunk_count).await {
+                        Ok(()) => done.push(id),
+                        Err(_) => failed += 1,
+                    }
+                }
+                diesel::delete(
+                    attachment_object_deletions::table
+                        .filter(attachment_object_deletions::attachment_id.eq_any(&done)),
+                )
+                .execute(conn)
+                .await?;
+                Ok((done.len(), failed))
+            })
+            .await?;
+        if deleted > 0 || failed > 0 {
+            tracing::info!(
+                deleted,
+                failed,
+                "deleted the objects of deleted attachments"
+            );
+        }
+        Ok((deleted, failed))
     }
 
     /// Claims the next file due for scanning by moving its next attempt past a lease.
@@ -178,16 +247,18 @@ impl Housekeeper {
     async fn scan(&self, scanner: &Clamd, info: &AttachmentInfo) -> Result<Verdict, ScanError> {
         let pool = self.pool.clone();
         let crypto = self.crypto.clone();
+        let blobs = self.blobs.clone();
         let info = info.clone();
         let chunks = futures_util::stream::iter(0..info.chunk_count)
             .then(move |seq| {
                 let (pool, crypto, info) = (pool.clone(), crypto.clone(), info.clone());
+                let blobs = blobs.clone();
                 async move {
                     let mut conn = pool
                         .get()
                         .await
                         .map_err(|e| ScanError::Unavailable(format!("database: {e}")))?;
-                    store::read_chunk(&mut conn, &crypto, &info, seq)
+                    store::read_chunk(&mut conn, &crypto, &blobs, &info, seq)
                         .await
                         .map_err(|e: StoreError| ScanError::Unavailable(e.to_string()))
                 }

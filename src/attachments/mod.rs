@@ -1,8 +1,10 @@
 //! Attachments: files sent with a tip or a tipster's reply. Each file is typed by its content
-//! and cleaned of identifying metadata (`clean`), sealed in chunks into PostgreSQL (`store`),
-//! kept pending until the tip or reply it came with is stored (`link`), scanned by ClamAV
-//! before anyone can open it (`scan`, `maintenance`), and never shown under its original name.
+//! and cleaned of identifying metadata (`clean`), sealed in chunks into PostgreSQL (`store`) or
+//! an S3-compatible bucket (`blob`), kept pending until the tip or reply it came with is stored
+//! (`link`), scanned by ClamAV before anyone can open it (`scan`, `maintenance`), and never
+//! shown under its original name.
 
+pub mod blob;
 pub mod clean;
 pub mod link;
 pub mod maintenance;
@@ -70,6 +72,8 @@ pub struct AttachmentInfo {
     pub height: Option<i32>,
     pub key_id: String,
     pub chunk_count: i32,
+    /// Where the sealed chunks are.
+    pub storage: crate::config::StorageKind,
     pub scan_status: ScanStatus,
     pub scan_signature: Option<String>,
     pub created_at: DateTime<Utc>,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::blob::BlobStore;
 use super::clean::{self, CleanLimits, Refusal};
 use super::store::{self, NewFile, Owner, StoreError};
 use super::{AttachmentInfo, ScanStatus};
@@ -18,6 +19,8 @@ pub struct Receiver {
     permits: Arc<Semaphore>,
     limits: CleanLimits,
     chunk_bytes: usize,
+    /// Where the sealed chunks go (and are read back from).
+    blobs: BlobStore,
     /// New files wait for the scanner when one is configured.
     initial_status: ScanStatus,
 }
@@ -40,7 +43,7 @@ pub enum ReceiveError {
 }
 
 impl Receiver {
-    pub fn new(settings: &AttachmentSettings) -> Self {
+    pub fn new(settings: &AttachmentSettings, blobs: BlobStore) -> Self {
         Receiver {
             permits: Arc::new(Semaphore::new(settings.concurrent_uploads)),
             limits: CleanLimits {
@@ -49,6 +52,7 @@ impl Receiver {
                 ..CleanLimits::default()
             },
             chunk_bytes: settings.chunk_bytes,
+            blobs,
             initial_status: if settings.scanner.address.is_some() {
                 ScanStatus::Pending
             } else {
@@ -68,6 +72,11 @@ impl Receiver {
             .await
             .map_err(|_| ReceiveError::Unavailable("uploads are closed".into()))?;
         Ok(Permit { _held: permit })
+    }
+
+    /// Where files are stored: needed to read them back.
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
     }
 
     /// The limits files are cleaned under (also for previews).
@@ -99,6 +108,14 @@ impl Receiver {
             height: cleaned.height,
             scan_status: self.initial_status,
         };
-        Ok(store::insert_pending(&mut conn, crypto, &file, owner, self.chunk_bytes).await?)
+        let stored = store::insert_pending(
+            &mut conn,
+            crypto,
+            &self.blobs,
+            &file,
+            owner,
+            self.chunk_bytes,
+        );
+        Ok(stored.await?)
     }
 }

@@ -1,15 +1,18 @@
-//! Sealed, chunked storage of cleaned files in PostgreSQL: a file is cut into
-//! `attachments.chunk_bytes` pieces, each sealed on its own (bound to the file, its number and
-//! whether it is the last), and written a few chunks per statement, so neither writing nor
-//! reading ever needs a second whole copy of the file.
+//! Sealed, chunked storage of cleaned files: a file is cut into `attachments.chunk_bytes`
+//! pieces, each sealed on its own (bound to the file, its number and whether it is the last),
+//! and written a few chunks per statement into PostgreSQL — or one object per chunk into a
+//! bucket (`blob`), the row written only once every object is — so neither writing nor reading
+//! ever needs a second whole copy of the file. Reads follow the row's `storage`.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use super::blob::{BlobError, BlobStore};
 use super::clean::FileKind;
 use super::{AttachmentInfo, ScanStatus};
+use crate::config::StorageKind;
 use crate::crypto::{Crypto, CryptoError};
 use crate::db::schema::{attachment_chunks, attachments};
 
@@ -42,6 +45,8 @@ pub enum StoreError {
     Crypto(#[from] CryptoError),
     #[error("the attachment's stored chunks are incomplete")]
     Incomplete,
+    #[error("storing or reading an attachment in object storage failed")]
+    Object(#[from] BlobError),
 }
 
 /// The associated data of one chunk: which file, which piece, and whether it ends the file
@@ -59,15 +64,67 @@ fn to_i32(value: usize) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
 }
 
-/// Stores a cleaned file as a pending upload of `owner`, all chunks in one transaction.
+/// Stores a cleaned file as a pending upload of `owner` where `blobs` writes: in PostgreSQL all
+/// chunks in one transaction with the row; in a bucket every chunk's object first, then the row.
 pub async fn insert_pending(
     conn: &mut AsyncPgConnection,
     crypto: &Crypto,
+    blobs: &BlobStore,
     file: &NewFile<'_>,
     owner: &Owner,
     chunk_bytes: usize,
 ) -> Result<AttachmentInfo, StoreError> {
     let id = Uuid::now_v7();
+    let storage = blobs.writes_to();
+    if storage == StorageKind::S3 {
+        let written = put_objects(crypto, blobs, id, file.bytes, chunk_bytes).await;
+        let stored = match written {
+            Ok(()) => insert_row(conn, crypto, file, owner, id, chunk_bytes, storage).await,
+            Err(error) => Err(error),
+        };
+        if stored.is_err() {
+            // Best effort: a put that failed half-way, or a crash right here, can still leave
+            // objects without a row (the bucket's listing would show them; nothing reads them).
+            let chunk_count = to_i32(file.bytes.len().div_ceil(chunk_bytes).max(1));
+            if blobs.delete_file(id, chunk_count).await.is_err() {
+                tracing::warn!(
+                    chunks = chunk_count,
+                    "deleting the objects of a file that was not stored failed"
+                );
+            }
+        }
+        return stored;
+    }
+    insert_row(conn, crypto, file, owner, id, chunk_bytes, storage).await
+}
+
+/// Seals every chunk and writes it as its object, one at a time.
+async fn put_objects(
+    crypto: &Crypto,
+    blobs: &BlobStore,
+    id: Uuid,
+    bytes: &[u8],
+    chunk_bytes: usize,
+) -> Result<(), StoreError> {
+    let chunk_count = bytes.len().div_ceil(chunk_bytes).max(1);
+    for (seq, piece) in bytes.chunks(chunk_bytes).enumerate() {
+        let context = chunk_context(id, to_i32(seq), seq + 1 == chunk_count);
+        let (_, sealed) = crypto.seal_attachment(piece, &context)?;
+        blobs.put_chunk(id, to_i32(seq), sealed).await?;
+    }
+    Ok(())
+}
+
+/// The row, and in PostgreSQL the chunks with it, in one transaction.
+async fn insert_row(
+    conn: &mut AsyncPgConnection,
+    crypto: &Crypto,
+    file: &NewFile<'_>,
+    owner: &Owner,
+    id: Uuid,
+    chunk_bytes: usize,
+    storage: StorageKind,
+) -> Result<AttachmentInfo, StoreError> {
     let chunk_count = file.bytes.len().div_ceil(chunk_bytes).max(1);
     let key_id = crypto.active_attachment_key().to_owned();
     let (api_key, draft_hash) = match owner {
@@ -91,10 +148,14 @@ pub async fn insert_pending(
                     attachments::key_id.eq(&key_id),
                     attachments::chunk_count.eq(to_i32(chunk_count)),
                     attachments::scan_status.eq(file.scan_status.as_str()),
+                    attachments::storage.eq(storage.as_str()),
                 ))
                 .returning(attachments::created_at)
                 .get_result(conn)
                 .await?;
+            if storage == StorageKind::S3 {
+                return Ok(created_at);
+            }
             let pieces: Vec<&[u8]> = file.bytes.chunks(chunk_bytes).collect();
             for (group_index, group) in pieces.chunks(CHUNKS_PER_STATEMENT).enumerate() {
                 let mut rows = Vec::with_capacity(group.len());
@@ -128,6 +189,7 @@ pub async fn insert_pending(
         height,
         key_id,
         chunk_count: to_i32(chunk_count),
+        storage,
         scan_status: file.scan_status,
         scan_signature: None,
         created_at,
@@ -146,6 +208,7 @@ type InfoColumns = (
     String,
     i32,
     String,
+    String,
     Option<String>,
     DateTime<Utc>,
 );
@@ -163,6 +226,7 @@ pub fn info_columns() -> (
     attachments::height,
     attachments::key_id,
     attachments::chunk_count,
+    attachments::storage,
     attachments::scan_status,
     attachments::scan_signature,
     attachments::created_at,
@@ -178,6 +242,7 @@ pub fn info_columns() -> (
         attachments::height,
         attachments::key_id,
         attachments::chunk_count,
+        attachments::storage,
         attachments::scan_status,
         attachments::scan_signature,
         attachments::created_at,
@@ -196,6 +261,7 @@ fn info_from(row: InfoColumns) -> Option<AttachmentInfo> {
         height,
         key_id,
         chunk_count,
+        storage,
         scan_status,
         scan_signature,
         created_at,
@@ -211,6 +277,7 @@ fn info_from(row: InfoColumns) -> Option<AttachmentInfo> {
         height,
         key_id,
         chunk_count,
+        storage: StorageKind::parse(&storage)?,
         scan_status: ScanStatus::parse(&scan_status)?,
         scan_signature,
         created_at,
@@ -273,20 +340,27 @@ pub async fn list_pending_of_draft(
     Ok(rows.into_iter().filter_map(info_from).collect())
 }
 
-/// Reads and opens chunk `seq` of a file.
+/// Reads and opens chunk `seq` of a file, from where its row says it is.
 pub async fn read_chunk(
     conn: &mut AsyncPgConnection,
     crypto: &Crypto,
+    blobs: &BlobStore,
     info: &AttachmentInfo,
     seq: i32,
 ) -> Result<Vec<u8>, StoreError> {
-    let sealed: Option<Vec<u8>> = attachment_chunks::table
-        .filter(attachment_chunks::attachment_id.eq(info.id))
-        .filter(attachment_chunks::seq.eq(seq))
-        .select(attachment_chunks::sealed)
-        .first(conn)
-        .await
-        .optional()?;
+    let sealed: Option<Vec<u8>> = match info.storage {
+        StorageKind::Postgres => attachment_chunks::table
+            .filter(attachment_chunks::attachment_id.eq(info.id))
+            .filter(attachment_chunks::seq.eq(seq))
+            .select(attachment_chunks::sealed)
+            .first(conn)
+            .await
+            .optional()?,
+        StorageKind::S3 if (0..info.chunk_count).contains(&seq) => {
+            blobs.get_chunk(info.id, seq).await?
+        }
+        StorageKind::S3 => None,
+    };
     let sealed = sealed.ok_or(StoreError::Incomplete)?;
     let context = chunk_context(info.id, seq, seq + 1 == info.chunk_count);
     Ok(crypto.open_attachment(&info.key_id, &sealed, &context)?)
@@ -297,16 +371,18 @@ pub async fn read_chunk(
 pub async fn read_all(
     conn: &mut AsyncPgConnection,
     crypto: &Crypto,
+    blobs: &BlobStore,
     info: &AttachmentInfo,
 ) -> Result<Vec<u8>, StoreError> {
     let mut bytes = Vec::with_capacity(usize::try_from(info.size_bytes).unwrap_or(0));
     for seq in 0..info.chunk_count {
-        bytes.extend_from_slice(&read_chunk(conn, crypto, info, seq).await?);
+        bytes.extend_from_slice(&read_chunk(conn, crypto, blobs, info, seq).await?);
     }
     Ok(bytes)
 }
 
 /// Deletes pending uploads by id (a request that failed after storing some of its files).
+/// Objects in a bucket are queued for the housekeeper by the database's trigger.
 pub async fn delete_pending(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<usize> {
     if ids.is_empty() {
         return Ok(0);

@@ -277,6 +277,7 @@ diesel::table! {
         scanned_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         attached_at -> Nullable<Timestamptz>,
+        storage -> Text,
     }
 }
 
@@ -285,6 +286,14 @@ diesel::table! {
         attachment_id -> Uuid,
         seq -> Int4,
         sealed -> Bytea,
+    }
+}
+
+diesel::table! {
+    attachment_object_deletions (attachment_id) {
+        attachment_id -> Uuid,
+        chunk_count -> Int4,
+        queued_at -> Timestamptz,
     }
 }
 
@@ -299,6 +308,7 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     attachments,
     attachment_chunks,
+    attachment_object_deletions,
     categories,
     care_sectors,
     reporter_roles,
@@ -501,5 +511,35 @@ pub const TABLE_COLUMNS: &[(&str, &[&str])] = &[
     (
         "tip_daily_counts",
         &["day", "region_code", "category", "outbreak", "tips"],
+    ),
+    (
+        "attachments",
+        &[
+            "id",
+            "tip_id",
+            "message_id",
+            "position",
+            "uploaded_by_api_key",
+            "draft_hash",
+            "kind",
+            "size_bytes",
+            "width",
+            "height",
+            "key_id",
+            "chunk_count",
+            "scan_status",
+            "scan_signature",
+            "scan_attempts",
+            "next_scan_at",
+            "scanned_at",
+            "created_at",
+            "attached_at",
+            "storage",
+        ],
+    ),
+    ("attachment_chunks", &["attachment_id", "seq", "sealed"]),
+    (
+        "attachment_object_deletions",
+        &["attachment_id", "chunk_count", "queued_at"],
     ),
 ];

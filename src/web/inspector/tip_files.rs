@@ -139,7 +139,7 @@ pub async fn download(
         Err(response) => return response,
     };
     let first = match state.connection().await {
-        Ok(mut conn) => store::read_chunk(&mut conn, &state.crypto, &info, 0).await,
+        Ok(mut conn) => store::read_chunk(&mut conn, &state.crypto, &state.blobs, &info, 0).await,
         Err(_) => return unavailable(),
     };
     match first {
@@ -171,7 +171,7 @@ pub async fn preview(
         return unavailable();
     };
     let bytes = match state.connection().await {
-        Ok(mut conn) => store::read_all(&mut conn, &state.crypto, &info).await,
+        Ok(mut conn) => store::read_all(&mut conn, &state.crypto, &state.blobs, &info).await,
         Err(_) => return unavailable(),
     };
     let Ok(bytes) = bytes else {
