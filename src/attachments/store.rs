@@ -196,99 +196,51 @@ async fn insert_row(
     })
 }
 
-type InfoColumns = (
-    Uuid,
-    Option<Uuid>,
-    Option<Uuid>,
-    Option<i32>,
-    String,
-    i64,
-    Option<i32>,
-    Option<i32>,
-    String,
-    i32,
-    String,
-    String,
-    Option<String>,
-    DateTime<Utc>,
-);
-
-/// The columns `AttachmentInfo` is read from.
-#[allow(clippy::type_complexity)]
-pub fn info_columns() -> (
-    attachments::id,
-    attachments::tip_id,
-    attachments::message_id,
-    attachments::position,
-    attachments::kind,
-    attachments::size_bytes,
-    attachments::width,
-    attachments::height,
-    attachments::key_id,
-    attachments::chunk_count,
-    attachments::storage,
-    attachments::scan_status,
-    attachments::scan_signature,
-    attachments::created_at,
-) {
-    (
-        attachments::id,
-        attachments::tip_id,
-        attachments::message_id,
-        attachments::position,
-        attachments::kind,
-        attachments::size_bytes,
-        attachments::width,
-        attachments::height,
-        attachments::key_id,
-        attachments::chunk_count,
-        attachments::storage,
-        attachments::scan_status,
-        attachments::scan_signature,
-        attachments::created_at,
-    )
+/// The columns `AttachmentInfo` is read from, as stored (codes as text).
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = attachments)]
+struct InfoRow {
+    id: Uuid,
+    tip_id: Option<Uuid>,
+    message_id: Option<Uuid>,
+    position: Option<i32>,
+    kind: String,
+    size_bytes: i64,
+    width: Option<i32>,
+    height: Option<i32>,
+    key_id: String,
+    chunk_count: i32,
+    storage: String,
+    scan_status: String,
+    scan_signature: Option<String>,
+    created_at: DateTime<Utc>,
 }
 
-fn info_from(row: InfoColumns) -> Option<AttachmentInfo> {
-    let (
-        id,
-        tip_id,
-        message_id,
-        position,
-        kind,
-        size_bytes,
-        width,
-        height,
-        key_id,
-        chunk_count,
-        storage,
-        scan_status,
-        scan_signature,
-        created_at,
-    ) = row;
+/// The row as the domain sees it; a code this build does not know hides the row.
+fn info_from(row: InfoRow) -> Option<AttachmentInfo> {
     Some(AttachmentInfo {
-        id,
-        tip_id,
-        message_id,
-        position,
-        kind: FileKind::from_code(&kind)?,
-        size_bytes,
-        width,
-        height,
-        key_id,
-        chunk_count,
-        storage: StorageKind::parse(&storage)?,
-        scan_status: ScanStatus::parse(&scan_status)?,
-        scan_signature,
-        created_at,
+        id: row.id,
+        tip_id: row.tip_id,
+        message_id: row.message_id,
+        position: row.position,
+        kind: FileKind::from_code(&row.kind)?,
+        size_bytes: row.size_bytes,
+        width: row.width,
+        height: row.height,
+        key_id: row.key_id,
+        chunk_count: row.chunk_count,
+        storage: StorageKind::parse(&row.storage)?,
+        scan_status: ScanStatus::parse(&row.scan_status)?,
+        scan_signature: row.scan_signature,
+        created_at: row.created_at,
     })
 }
 
 /// Any file by id (the housekeeper's scans).
 pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<AttachmentInfo>> {
-    let row: Option<InfoColumns> = attachments::table
+    let row: Option<InfoRow> = attachments::table
         .find(id)
-        .select(info_columns())
+        .select(InfoRow::as_select())
         .first(conn)
         .await
         .optional()?;
@@ -300,10 +252,10 @@ pub async fn list_for_tip(
     conn: &mut AsyncPgConnection,
     tip_id: Uuid,
 ) -> QueryResult<Vec<AttachmentInfo>> {
-    let rows: Vec<InfoColumns> = attachments::table
+    let rows: Vec<InfoRow> = attachments::table
         .filter(attachments::tip_id.eq(tip_id))
         .order(attachments::position.asc())
-        .select(info_columns())
+        .select(InfoRow::as_select())
         .load(conn)
         .await?;
     Ok(rows.into_iter().filter_map(info_from).collect())
@@ -315,10 +267,10 @@ pub async fn find_in_tip(
     tip_id: Uuid,
     id: Uuid,
 ) -> QueryResult<Option<AttachmentInfo>> {
-    let row: Option<InfoColumns> = attachments::table
+    let row: Option<InfoRow> = attachments::table
         .filter(attachments::id.eq(id))
         .filter(attachments::tip_id.eq(tip_id))
-        .select(info_columns())
+        .select(InfoRow::as_select())
         .first(conn)
         .await
         .optional()?;
@@ -330,11 +282,11 @@ pub async fn list_pending_of_draft(
     conn: &mut AsyncPgConnection,
     draft_hash: &[u8],
 ) -> QueryResult<Vec<AttachmentInfo>> {
-    let rows: Vec<InfoColumns> = attachments::table
+    let rows: Vec<InfoRow> = attachments::table
         .filter(attachments::tip_id.is_null())
         .filter(attachments::draft_hash.eq(draft_hash))
         .order((attachments::created_at.asc(), attachments::id.asc()))
-        .select(info_columns())
+        .select(InfoRow::as_select())
         .load(conn)
         .await?;
     Ok(rows.into_iter().filter_map(info_from).collect())
