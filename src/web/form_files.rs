@@ -164,6 +164,13 @@ pub async fn read<F: DeserializeOwned + Default>(
     })
 }
 
+/// How many files and bytes a draft holds.
+#[derive(Clone, Copy)]
+struct Usage {
+    files: usize,
+    bytes: i64,
+}
+
 #[derive(Default)]
 struct Reader {
     pairs: Vec<(String, String)>,
@@ -171,6 +178,7 @@ struct Reader {
     remove: Vec<Uuid>,
     stored: Vec<Uuid>,
     file_errors: Vec<FormError>,
+    usage: Option<Usage>,
 }
 
 impl Reader {
@@ -257,15 +265,22 @@ impl Reader {
         }
         let draft = self.draft.get_or_insert_with(Draft::default);
         let hash = draft.ensure(state);
-        let existing = match state.connection().await {
-            Ok(mut conn) => store::list_pending_of_draft(&mut conn, &hash).await.ok(),
-            Err(_) => None,
-        };
-        let Some(existing) = existing else {
+        // What the draft holds already: read once per post, then counted here.
+        if self.usage.is_none() {
+            let existing = match state.connection().await {
+                Ok(mut conn) => store::list_pending_of_draft(&mut conn, &hash).await.ok(),
+                Err(_) => None,
+            };
+            self.usage = existing.map(|files| Usage {
+                files: files.len(),
+                bytes: files.iter().map(|f| f.size_bytes).sum(),
+            });
+        }
+        let Some(usage) = self.usage else {
             file.skip().await?;
             return Ok(Err(t.get("error.file_unavailable").to_owned()));
         };
-        if existing.len() >= settings.max_files_per_tip {
+        if usage.files >= settings.max_files_per_tip {
             file.skip().await?;
             return Ok(Err(t
                 .get("error.file_too_many_files")
@@ -287,7 +302,6 @@ impl Reader {
             }
             Err(other) => return Err(other),
         };
-        let total: i64 = existing.iter().map(|f| f.size_bytes).sum();
         match state
             .uploads
             .accept(
@@ -300,7 +314,7 @@ impl Reader {
             .await
         {
             Ok(info) => {
-                if u64::try_from(total + info.size_bytes).unwrap_or(u64::MAX)
+                if u64::try_from(usage.bytes + info.size_bytes).unwrap_or(u64::MAX)
                     > settings.max_tip_bytes
                 {
                     if let Ok(mut conn) = state.connection().await {
@@ -312,6 +326,10 @@ impl Reader {
                     )));
                 }
                 self.stored.push(info.id);
+                self.usage = Some(Usage {
+                    files: usage.files + 1,
+                    bytes: usage.bytes + info.size_bytes,
+                });
                 Ok(Ok(()))
             }
             Err(ReceiveError::Refused(refusal)) => Ok(Err(t
