@@ -10,7 +10,7 @@ use diesel_async::AsyncConnection;
 use super::form_files::{self, Posted};
 use super::forms::{FormError, TipForm};
 use super::i18n::{Lang, Page};
-use super::report_page::{Attached, render_form, render_form_with, render_preview};
+use super::report_page::{Attached, render_form_with, render_preview};
 use super::views::{Chrome, ReceiptPage};
 use super::{csrf, html, unavailable};
 use crate::attachments::link::{self, LinkError, Selection};
@@ -29,7 +29,7 @@ pub(super) fn language(lang: Lang) -> Language {
 
 /// GET: an empty form (anonymous by default).
 pub async fn form(request: HttpRequest, state: web::Data<AppState>, lang: Lang) -> HttpResponse {
-    render_form(
+    render_form_with(
         &request,
         &state,
         lang,
@@ -145,74 +145,46 @@ enum Checked {
 fn check(request: &HttpRequest, state: &AppState, posted: &Posted<TipForm>, lang: Lang) -> Checked {
     let form = &posted.form;
     let attached = Attached::of(posted);
+    let t = state.translations.texts(lang);
+    let again = |errors: &[FormError], identity_number_warning: bool, status: StatusCode| {
+        Checked::Invalid(render_form_with(
+            request,
+            state,
+            lang,
+            form,
+            &attached,
+            errors,
+            identity_number_warning,
+            status,
+        ))
+    };
     if !csrf::verify(request, form.csrf_token.as_deref()) {
         // Not a field's fault: the summary points at the form as a whole.
         let errors = [FormError {
             id: "tip-form".into(),
-            message: state.translations.texts(lang).get("error.csrf").to_owned(),
+            message: t.get("error.csrf").to_owned(),
         }];
-        return Checked::Invalid(render_form_with(
-            request,
-            state,
-            lang,
-            form,
-            &attached,
-            &errors,
-            false,
-            StatusCode::FORBIDDEN,
-        ));
+        return again(&errors, false, StatusCode::FORBIDDEN);
     }
     let draft = form.to_draft(language(lang));
     let parsed = TipSubmission::parse(draft, &state.taxonomy, today_in_sweden());
-    if !posted.file_errors.is_empty() {
-        // A refused file: the form again, with every other problem listed too.
-        let mut errors = super::forms::translate(
-            parsed.as_ref().err().map_or(&[][..], Vec::as_slice),
-            state.translations.texts(lang),
-        );
-        errors.extend(posted.file_errors.iter().cloned());
-        return Checked::Invalid(render_form_with(
-            request,
-            state,
-            lang,
-            form,
-            &attached,
-            &errors,
-            false,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ));
+    // Field problems and refused files are shown together.
+    let mut errors =
+        super::forms::translate(parsed.as_ref().err().map_or(&[][..], Vec::as_slice), t);
+    errors.extend(posted.file_errors.iter().cloned());
+    let submission = match parsed {
+        Ok(submission) if errors.is_empty() => submission,
+        _ => return again(&errors, false, StatusCode::UNPROCESSABLE_ENTITY),
+    };
+    let unconfirmed_identity_number = !form.identity_number_confirmed()
+        && form
+            .free_texts()
+            .iter()
+            .any(|t| contains_identity_number(t));
+    if unconfirmed_identity_number {
+        return again(&[], true, StatusCode::OK);
     }
-    match parsed {
-        Err(errors) => Checked::Invalid(render_form(
-            request,
-            state,
-            lang,
-            form,
-            &attached,
-            &errors,
-            false,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )),
-        Ok(_)
-            if !form.identity_number_confirmed()
-                && form
-                    .free_texts()
-                    .iter()
-                    .any(|t| contains_identity_number(t)) =>
-        {
-            Checked::Invalid(render_form(
-                request,
-                state,
-                lang,
-                form,
-                &attached,
-                &[],
-                true,
-                StatusCode::OK,
-            ))
-        }
-        Ok(submission) => Checked::Valid(Box::new(submission)),
-    }
+    Checked::Valid(Box::new(submission))
 }
 
 /// POST: take the files, validate, then show the tip and its files for a last look (a file's

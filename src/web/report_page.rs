@@ -5,12 +5,12 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::form_files::{self, FileRow, Posted};
-use super::forms::{self, FormError, TipForm};
+use super::forms::{FormError, TipForm};
 use super::i18n::{Lang, Page, Texts};
 use super::views::{Choice, ChoiceGroup, Chrome, Field, PreviewPage, ReportPage, Summary};
 use super::{csrf, html};
 use crate::attachments::AttachmentInfo;
-use crate::domain::{FieldError, Taxonomy, TipSubmission};
+use crate::domain::{Taxonomy, TipSubmission};
 use crate::state::AppState;
 
 /// The files a form carries: its draft token and the pending uploads under it.
@@ -124,30 +124,6 @@ pub(super) fn render_preview(
         ),
     };
     html(StatusCode::OK, &page, cookie)
-}
-
-#[allow(clippy::too_many_arguments)]
-pub(super) fn render_form(
-    request: &HttpRequest,
-    state: &AppState,
-    lang: Lang,
-    form: &TipForm,
-    attached: &Attached,
-    errors: &[FieldError],
-    identity_number_warning: bool,
-    status: StatusCode,
-) -> HttpResponse {
-    let translated = forms::translate(errors, state.translations.texts(lang));
-    render_form_with(
-        request,
-        state,
-        lang,
-        form,
-        attached,
-        &translated,
-        identity_number_warning,
-        status,
-    )
 }
 
 #[allow(clippy::too_many_arguments)]
