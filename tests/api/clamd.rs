@@ -53,7 +53,7 @@ impl ClamdProcess {
         .unwrap();
         // A free port can be taken by someone else before clamd binds it: try a few.
         for _ in 0..3 {
-            let port = free_port();
+            let port = crate::helpers::free_port();
             write_config(&dir, port, limit);
             let child = spawn_clamd(&dir);
             let mut clamd = ClamdProcess {
@@ -75,19 +75,8 @@ impl ClamdProcess {
 
     /// True once PING answers PONG; false if clamd exits or `limit` passes first.
     fn wait_until_ready(&mut self, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Some(child) = self.child.as_mut()
-                && child.try_wait().unwrap().is_some()
-            {
-                return false;
-            }
-            if raw_ping(self.port) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
+        let port = self.port;
+        crate::helpers::wait_for_server(self.child.as_mut(), limit, || raw_ping(port))
     }
 
     /// "tcp:127.0.0.1:PORT", as Tipsa's configuration takes it.
@@ -177,14 +166,6 @@ fn clamd_binary() -> &'static str {
     } else {
         "clamd"
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// PING without the client under test, so a broken client cannot pass for a dead clamd.

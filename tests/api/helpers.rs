@@ -432,3 +432,34 @@ pub fn field_errors(problem: &Value) -> Vec<(String, String)> {
         })
         .unwrap_or_default()
 }
+
+/// A port that was free a moment ago (for a server a test starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until `ready` answers true; false if the process exits or `limit` passes first.
+pub fn wait_for_server(
+    child: Option<&mut std::process::Child>,
+    limit: std::time::Duration,
+    ready: impl Fn() -> bool,
+) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    let mut child = child;
+    while std::time::Instant::now() < deadline {
+        if let Some(child) = child.as_deref_mut()
+            && child.try_wait().unwrap().is_some()
+        {
+            return false;
+        }
+        if ready() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    false
+}

@@ -70,14 +70,6 @@ impl Mail {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tipsa-{name}-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -258,7 +250,7 @@ async fn submit_ok(app: &TestApp, body: &Value) -> Value {
 
 #[tokio::test]
 async fn every_kind_reaches_its_recipients_and_no_message_carries_tip_content() {
-    let port = free_port();
+    let port = crate::helpers::free_port();
     let sink = SmtpSink::start(port, &temp_dir("smtp").join("mail"), false);
     let app = spawn_app_with(|s| smtp_settings(s, port)).await;
 
@@ -521,7 +513,7 @@ async fn every_kind_reaches_its_recipients_and_no_message_carries_tip_content() 
 
 #[tokio::test]
 async fn an_smtp_outage_loses_nothing_and_sends_nothing_twice() {
-    let port = free_port();
+    let port = crate::helpers::free_port();
     let app = spawn_app_with(|s| {
         smtp_settings(s, port);
         s.database.pool_size = 8;
@@ -679,7 +671,7 @@ async fn a_killed_worker_s_leased_jobs_are_delivered_once_after_the_lease() {
     assert!(!leased.is_empty());
 
     // Another worker, with a working server, takes over after the lease.
-    let port = free_port();
+    let port = crate::helpers::free_port();
     let sink = SmtpSink::start(port, &temp_dir("smtp").join("mail"), false);
     let second = worker_process(&app.db.url, port, &var);
     let _second = KillOnDrop(second);
@@ -727,7 +719,7 @@ impl Drop for KillOnDrop {
 /// once a minute sends an urgent tip's notice and a reporter's receipt within seconds.
 #[tokio::test]
 async fn workers_are_woken_after_the_commit_without_polling() {
-    let port = free_port();
+    let port = crate::helpers::free_port();
     let sink = SmtpSink::start(port, &temp_dir("smtp").join("mail"), false);
     let app = spawn_app_with(|_| {}).await;
     let mut settings = (*app.state.settings).clone();
@@ -794,7 +786,7 @@ async fn workers_are_woken_after_the_commit_without_polling() {
 
 #[tokio::test]
 async fn two_workers_deliver_each_job_once() {
-    let port = free_port();
+    let port = crate::helpers::free_port();
     let sink = SmtpSink::start(port, &temp_dir("smtp").join("mail"), false);
     let app = spawn_app_with(|s| s.database.pool_size = 8).await;
     let mut settings = (*app.state.settings).clone();
@@ -853,7 +845,7 @@ async fn two_workers_deliver_each_job_once() {
 
 #[tokio::test]
 async fn a_rejected_job_backs_off_dies_and_an_admin_retry_sends_it() {
-    let port = free_port();
+    let port = crate::helpers::free_port();
     let dir = temp_dir("smtp");
     let mut rejecting = SmtpSink::start(port, &dir.join("rejected"), true);
     let app = spawn_app_with(|s| {
@@ -989,7 +981,7 @@ async fn the_default_file_transport_writes_eml_files_under_var_mail() {
 /// email address), in that inspector's language; without an assignee, to the team.
 #[tokio::test]
 async fn a_reply_reaches_the_assigned_inspector_in_their_language() {
-    let port = free_port();
+    let port = crate::helpers::free_port();
     let sink = SmtpSink::start(port, &temp_dir("smtp-assignee"), false);
     let app = spawn_app_with(|s| smtp_settings(s, port)).await;
     {
@@ -1136,7 +1128,7 @@ async fn a_terminated_worker_releases_its_leases_for_the_next_one() {
         0
     );
 
-    let port = free_port();
+    let port = crate::helpers::free_port();
     let sink = SmtpSink::start(port, &temp_dir("smtp-term").join("mail"), false);
     let _second = KillOnDrop(
         worker_command(&app.db.url, port, &var)

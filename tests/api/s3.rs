@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
@@ -27,7 +27,7 @@ impl MotoServer {
         let mut last_output = String::new();
         // A free port can be taken by someone else before moto binds it: try a few.
         for _ in 0..3 {
-            let port = free_port();
+            let port = crate::helpers::free_port();
             let log = std::env::temp_dir().join(format!("tipsa-moto-{port}.log"));
             let out = std::fs::File::create(&log).unwrap();
             let child = Command::new("python3")
@@ -55,19 +55,8 @@ impl MotoServer {
     }
 
     fn wait_until_ready(&mut self, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Some(child) = self.child.as_mut()
-                && child.try_wait().unwrap().is_some()
-            {
-                return false;
-            }
-            if raw_http_answers(self.port) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        false
+        let port = self.port;
+        crate::helpers::wait_for_server(self.child.as_mut(), limit, || raw_http_answers(port))
     }
 
     pub fn endpoint(&self) -> String {
@@ -157,14 +146,6 @@ impl Drop for MotoServer {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Any HTTP answer, without the clients under test.
