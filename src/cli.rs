@@ -185,6 +185,8 @@ async fn run_worker(settings: Settings) -> anyhow::Result<()> {
             crypto.clone(),
         )?;
         let pool = db::build_pool(&url, &settings.database)?;
+        let metrics = start_worker_metrics(&settings, &pool)?;
+        let housekeeping = crate::housekeeping::Housekeeping::new(pool.clone(), &settings).spawn();
         let housekeeper =
             crate::attachments::maintenance::Housekeeper::new(pool, crypto, &settings.attachments)?
                 .spawn();
@@ -193,9 +195,41 @@ async fn run_worker(settings: Settings) -> anyhow::Result<()> {
         tracing::info!("stopping the notification worker");
         worker.shutdown().await;
         housekeeper.shutdown().await;
+        housekeeping.shutdown().await;
+        if let Some(metrics) = metrics {
+            metrics.stop().await;
+        }
         Ok(())
     })
     .await
+}
+
+/// The worker's own `/metrics` listener (`metrics.worker_listen`), if metrics are enabled.
+fn start_worker_metrics(
+    settings: &Settings,
+    pool: &db::DbPool,
+) -> anyhow::Result<Option<crate::monitoring::endpoint::MetricsServer>> {
+    if !settings.metrics.enabled {
+        return Ok(None);
+    }
+    let Some(handle) = crate::monitoring::install(crate::monitoring::Role::Worker) else {
+        return Ok(None);
+    };
+    let server = crate::monitoring::endpoint::MetricsServer::start(
+        &settings.metrics.worker_listen,
+        crate::monitoring::endpoint::Sources {
+            handle,
+            pool: pool.clone(),
+            app: None,
+            token: settings.metrics.token.clone(),
+        },
+    )?;
+    tracing::info!(
+        port = server.port(),
+        "metrics on port {}, path /metrics",
+        server.port()
+    );
+    Ok(Some(server))
 }
 
 /// SIGINT (Ctrl-C) or, on Unix, SIGTERM.

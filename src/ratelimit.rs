@@ -22,6 +22,17 @@ pub enum Action {
     LoginAttempt,
 }
 
+impl Action {
+    /// The metric label (`tipsa_rate_limit_refusals_total{limit}`).
+    fn label(self) -> &'static str {
+        match self {
+            Action::SubmitTip => "submit_tip",
+            Action::ReceiptCodeAttempt => "receipt_code",
+            Action::LoginAttempt => "login",
+        }
+    }
+}
+
 /// Attempts allowed per window for each action.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -92,6 +103,7 @@ impl RateLimiter {
         let key = address_key(&window.salt, address);
         let count = window.counts.entry((action, key)).or_insert(0);
         if *count >= budget {
+            crate::monitoring::rate_limited(action.label());
             let remaining = self
                 .limits
                 .window

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
-use actix_web::middleware::DefaultHeaders;
+use actix_web::middleware::{Condition, DefaultHeaders};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
@@ -25,6 +25,7 @@ use crate::db::embedded::{self, LocalCluster};
 use crate::db::{self, migrate};
 use crate::domain::taxonomy::Label;
 use crate::intake::batch::{BatchSettings, SubmissionBatcher};
+use crate::monitoring::endpoint::{MetricsServer, Sources};
 use crate::notify::wake::WorkerWaker;
 use crate::ratelimit::{Limits, RateLimiter};
 use crate::state::AppState;
@@ -92,6 +93,10 @@ pub struct Application {
     worker: Option<crate::notify::worker::WorkerHandle>,
     /// Attachment scanning and clean-up, beside the worker.
     housekeeper: Option<HousekeeperHandle>,
+    /// Purging expired rows, beside the worker.
+    housekeeping: Option<crate::housekeeping::HousekeepingHandle>,
+    /// The `/metrics` listener (`metrics.enabled`).
+    metrics: Option<MetricsServer>,
 }
 
 impl Application {
@@ -107,6 +112,12 @@ impl Application {
         database_url: &str,
         crypto: Crypto,
     ) -> anyhow::Result<Self> {
+        // Installed before anything records (the pool, the lanes), so nothing is missed.
+        let metrics_handle = if settings.metrics.enabled {
+            crate::monitoring::install(crate::monitoring::Role::Serve)
+        } else {
+            None
+        };
         let pool = db::build_pool(database_url, &settings.database)?;
         let outbreaks = settings
             .intake
@@ -199,9 +210,30 @@ impl Application {
             None
         };
 
+        let housekeeping = state.settings.notify.worker_in_serve.then(|| {
+            crate::housekeeping::Housekeeping::new(state.pool.clone(), &state.settings).spawn()
+        });
+        let metrics = match metrics_handle {
+            Some(handle) => Some(MetricsServer::start(
+                &state.settings.metrics.listen,
+                Sources {
+                    handle,
+                    pool: state.pool.clone(),
+                    app: Some(state.clone()),
+                    token: state.settings.metrics.token.clone(),
+                },
+            )?),
+            None => None,
+        };
+        let record_requests = metrics.is_some();
+
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(Condition::new(
+                    record_requests,
+                    from_fn(crate::monitoring::http::record_request),
+                ))
                 .wrap(security_headers())
                 .wrap(from_fn(content_security_policy))
                 .wrap(TracingLogger::<PrivacyPreservingRootSpan>::new())
@@ -220,7 +252,14 @@ impl Application {
             state,
             worker,
             housekeeper,
+            housekeeping,
+            metrics,
         })
+    }
+
+    /// The metrics listener's port, if metrics are enabled.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(MetricsServer::port)
     }
 
     pub fn port(&self) -> u16 {
@@ -240,6 +279,12 @@ impl Application {
         }
         if let Some(housekeeper) = self.housekeeper {
             housekeeper.shutdown().await;
+        }
+        if let Some(housekeeping) = self.housekeeping {
+            housekeeping.shutdown().await;
+        }
+        if let Some(metrics) = self.metrics {
+            metrics.stop().await;
         }
         served
     }
@@ -332,6 +377,9 @@ async fn serve_on(settings: Settings, database_url: &str) -> anyhow::Result<()> 
         "listening on http://{host}:{}",
         app.port()
     );
+    if let Some(port) = app.metrics_port() {
+        tracing::info!(port, "metrics on port {port}, path /metrics");
+    }
     announce_first_admin_link(&app, &host).await?;
     app.run_until_stopped()
         .await

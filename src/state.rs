@@ -50,7 +50,11 @@ impl AppState {
     pub async fn connection(
         &self,
     ) -> Result<PooledConnection, diesel_async::pooled_connection::deadpool::PoolError> {
-        self.pool.get().await
+        let connection = self.pool.get().await;
+        if connection.is_err() {
+            crate::monitoring::pool_wait_failed();
+        }
+        connection
     }
 
     /// Inspector session timeouts from configuration.

@@ -70,7 +70,10 @@ impl Tipsa {
             .env("TIPSA__VAR_DIR", &self.var_dir)
             .env("TIPSA__SERVER__HOST", "127.0.0.1")
             .env("TIPSA__LOG__FILTER", "warn")
-            .env("TIPSA__LOG__FORMAT", "json");
+            .env("TIPSA__LOG__FORMAT", "json")
+            // Any free port: a bench may run several nodes and workers on this host.
+            .env("TIPSA__METRICS__LISTEN", "127.0.0.1:0")
+            .env("TIPSA__METRICS__WORKER_LISTEN", "127.0.0.1:0");
         for (name, value) in &self.settings {
             command.env(name, value);
         }

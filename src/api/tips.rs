@@ -226,6 +226,7 @@ pub async fn submit_tip(
         if accepted.enqueued_due_jobs {
             state.worker_waker.wake();
         }
+        crate::monitoring::tip_stored(Channel::Api.as_str(), &accepted.triage);
         let (location, body) = created_response(&accepted)?;
         return Ok(created(location, body));
     };
@@ -259,14 +260,15 @@ pub async fn submit_tip(
                 &body,
             )
             .await?;
-            Ok((location, body, accepted.enqueued_due_jobs))
+            Ok((location, body, accepted))
         })
         .await;
     match result {
-        Ok((location, body, enqueued_due_jobs)) => {
-            if enqueued_due_jobs {
+        Ok((location, body, accepted)) => {
+            if accepted.enqueued_due_jobs {
                 state.worker_waker.wake();
             }
+            crate::monitoring::tip_stored(Channel::Api.as_str(), &accepted.triage);
             Ok(created(location, body))
         }
         Err(error) => {

@@ -127,16 +127,19 @@ impl Housekeeper {
                     Ok(Verdict::Clean) => {
                         self.record_verdict(&info, ScanStatus::Clean, None).await?;
                         round.clean += 1;
+                        crate::monitoring::attachment_scanned("clean");
                     }
                     Ok(Verdict::Infected { signature }) => {
                         self.record_verdict(&info, ScanStatus::Infected, Some(&signature))
                             .await?;
                         round.infected += 1;
+                        crate::monitoring::attachment_scanned("infected");
                     }
                     Err(error) => {
                         tracing::warn!(error = %error, attachment = %info.id, "scanning an attachment failed; it stays closed and is tried again");
                         self.postpone(&info).await?;
                         round.failed += 1;
+                        crate::monitoring::attachment_scanned("error");
                         // The scanner is likely down: leave the rest for the next round.
                         break;
                     }

@@ -73,7 +73,9 @@ async fn record_failure(
         .returning(users::failed_logins)
         .get_result(conn)
         .await?;
-    if failures >= lockout.failures {
+    let locks = failures >= lockout.failures;
+    crate::monitoring::login_failed(locks);
+    if locks {
         diesel::update(users::table.find(user_id))
             .set((
                 users::failed_logins.eq(0),
@@ -132,6 +134,7 @@ pub async fn check_password(
         .optional()?;
     let Some(credentials) = credentials else {
         verify_off_thread(password, None).await?;
+        crate::monitoring::login_failed(false);
         return Err(LoginError::Rejected);
     };
     if let Some(until) = credentials.locked_until.filter(|until| *until > Utc::now()) {

@@ -146,10 +146,3 @@ pub async fn advance(
     end(conn, old_token).await?;
     start(conn, user_id, stage, lifetimes).await
 }
-
-/// Deletes expired sessions (called now and then; expired ones are refused anyway).
-pub async fn purge_expired(conn: &mut AsyncPgConnection) -> Result<usize, diesel::result::Error> {
-    diesel::delete(sessions::table.filter(sessions::expires_at.le(Utc::now())))
-        .execute(conn)
-        .await
-}

@@ -9,10 +9,14 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 mod attachments;
+mod housekeeping;
+mod metrics;
 
 pub use attachments::{
     AttachmentSettings, S3Settings, ScannerSettings, StorageKind, StorageSettings,
 };
+pub use housekeeping::HousekeepingSettings;
+pub use metrics::MetricsSettings;
 
 /// The defaults, compiled in so the binary runs from any directory.
 const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
@@ -39,6 +43,8 @@ pub struct Settings {
     pub notify: NotifySettings,
     pub stats: StatsSettings,
     pub attachments: AttachmentSettings,
+    pub metrics: MetricsSettings,
+    pub housekeeping: HousekeepingSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -347,6 +353,8 @@ impl Settings {
         }
         self.check_notify()?;
         self.attachments.check(&self.secrets)?;
+        self.metrics.check()?;
+        self.housekeeping.check()?;
         if let Some(active) = &self.secrets.active_contact_key
             && !self.secrets.contact_keys.contains_key(active)
         {

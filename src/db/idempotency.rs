@@ -124,10 +124,3 @@ pub async fn release(conn: &mut AsyncPgConnection, api_key_id: Uuid, key: &str) 
     .await
     .map(|_| ())
 }
-
-/// Deletes expired records (their sealed responses hold receipt codes); returns how many.
-pub async fn purge_expired(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
-    diesel::delete(idempotency_keys::table.filter(idempotency_keys::expires_at.lt(Utc::now())))
-        .execute(conn)
-        .await
-}

@@ -111,12 +111,17 @@ impl SubmissionBatcher {
 
     /// Tips waiting for a lane (for diagnostics and tests).
     pub fn queued(&self) -> usize {
+        self.lane_queue_lengths().iter().sum()
+    }
+
+    /// Tips waiting, per lane (none when batching is off).
+    pub fn lane_queue_lengths(&self) -> Vec<usize> {
         match &self.mode {
-            Mode::Direct { .. } => 0,
+            Mode::Direct { .. } => Vec::new(),
             Mode::Queued { lanes, .. } => lanes
                 .iter()
                 .map(|lane| lane.max_capacity() - lane.capacity())
-                .sum(),
+                .collect(),
         }
     }
 
@@ -177,6 +182,7 @@ async fn run_lane(
                 Err(_) => break,
             }
         }
+        crate::monitoring::batch_taken(batch.len());
         store(&pool, &rules, batch).await;
     }
 }
@@ -186,6 +192,7 @@ async fn store(pool: &DbPool, rules: &TriageRules, batch: Vec<Pending>) {
     let mut conn = match pool.get().await {
         Ok(conn) => conn,
         Err(error) => {
+            crate::monitoring::pool_wait_failed();
             for pending in batch {
                 let _ = pending
                     .reply

@@ -5,6 +5,7 @@
 //! shutdown stops claiming, lets in-flight sends finish (within a grace period) and releases
 //! the rest. Runs inside `tipsa serve` and as `tipsa worker`; any number may run at once.
 
+use crate::monitoring::Delivery;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -233,6 +234,7 @@ async fn maintenance(n: &Notifier) -> anyhow::Result<()> {
     let digests = super::digest::enqueue_due(&mut conn, &n.schedule, Utc::now()).await?;
     let overdue =
         super::overdue::enqueue_overdue(&mut conn, n.settings.overdue_lookback_days).await?;
+    crate::monitoring::digests_created(u64::try_from(digests).unwrap_or_default());
     if digests > 0 || overdue > 0 {
         tracing::info!(digests, overdue, "enqueued digests and overdue notices");
     }
@@ -353,6 +355,7 @@ async fn settle(n: &Notifier, leases: &mut HashMap<Uuid, Uuid>, finished: Vec<Fi
         match marked {
             Ok(marked) => {
                 for job in finished.iter().filter(|job| job.sent.is_some()) {
+                    crate::monitoring::notification(&job.kind, Delivery::Sent);
                     if marked.contains(&job.id) {
                         tracing::debug!(job_id = %job.id, kind = %job.kind, "notification sent");
                     } else {
@@ -411,11 +414,13 @@ async fn record(
                 outbox::mark_failed(&mut conn, job.id, job.lease_token, error, retry_at, limit)
                     .await?;
             if state.as_deref() == Some("dead") {
+                crate::monitoring::notification(&job.kind, Delivery::Dead);
                 tracing::error!(
                     job_id = %job.id, kind = %job.kind, attempt, error = %error,
                     "notification is dead; `tipsa notify retry` sends it again"
                 );
             } else {
+                crate::monitoring::notification(&job.kind, Delivery::Retried);
                 tracing::warn!(
                     job_id = %job.id, kind = %job.kind, attempt, error = %error,
                     retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),

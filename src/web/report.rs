@@ -268,6 +268,7 @@ pub async fn submit(
             if accepted.enqueued_due_jobs {
                 state.worker_waker.wake();
             }
+            crate::monitoring::tip_stored(Channel::Web.as_str(), &accepted.triage);
             html(
                 StatusCode::OK,
                 &ReceiptPage {

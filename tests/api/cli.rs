@@ -15,7 +15,9 @@ fn tipsa(db_url: Option<&str>, var_dir: &std::path::Path) -> Command {
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("TIPSA_CONFIG_DIR", var_dir.join("no-config"))
         .env("TIPSA__VAR_DIR", var_dir)
-        .env("TIPSA__LOG__FORMAT", "json");
+        .env("TIPSA__LOG__FORMAT", "json")
+        .env("TIPSA__METRICS__LISTEN", "127.0.0.1:0")
+        .env("TIPSA__METRICS__WORKER_LISTEN", "127.0.0.1:0");
     if let Some(url) = db_url {
         command.env("TIPSA__DATABASE__URL", url);
     }

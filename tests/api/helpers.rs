@@ -223,7 +223,11 @@ impl Drop for TestDatabase {
 pub fn base_settings() -> Settings {
     let empty = std::env::temp_dir().join("tipsa-test-empty-config");
     std::fs::create_dir_all(&empty).unwrap();
-    Settings::load_from(&empty, "test", false).unwrap()
+    let mut settings = Settings::load_from(&empty, "test", false).unwrap();
+    // Many applications run at once in this test binary: each metrics listener on a free port.
+    settings.metrics.listen = "127.0.0.1:0".into();
+    settings.metrics.worker_listen = "127.0.0.1:0".into();
+    settings
 }
 
 /// Everything the service logged in this test binary (all tests share one subscriber).
@@ -277,6 +281,8 @@ pub struct TestApp {
     pub state: actix_web::web::Data<tipsa::state::AppState>,
     /// A key with every scope.
     pub token: String,
+    /// `http://127.0.0.1:port` of the metrics listener, if metrics are enabled.
+    pub metrics_address: Option<String>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -308,6 +314,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         .expect("building the application");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state();
+    let metrics_address = app
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     tokio::spawn(app.run_until_stopped());
     let token = create_key(&db, &Scope::ALL).await;
     TestApp {
@@ -316,6 +325,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         client: reqwest::Client::new(),
         state,
         token,
+        metrics_address,
     }
 }
 

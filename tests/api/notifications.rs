@@ -616,6 +616,7 @@ fn worker_command(db_url: &str, smtp_port: u16, var_dir: &Path) -> Command {
         .env("TIPSA_CONFIG_DIR", var_dir.join("no-config"))
         .env("TIPSA__VAR_DIR", var_dir)
         .env("TIPSA__LOG__FORMAT", "json")
+        .env("TIPSA__METRICS__WORKER_LISTEN", "127.0.0.1:0")
         .env("TIPSA__DATABASE__URL", db_url)
         .env("TIPSA__NOTIFY__TRANSPORT", "smtp")
         .env("TIPSA__NOTIFY__SMTP__HOST", "127.0.0.1")
