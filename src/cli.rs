@@ -67,6 +67,25 @@ pub enum Command {
         #[command(subcommand)]
         action: accounts::AuditCommand,
     },
+    /// Sealing keys: re-seal what an older key sealed, so that key can be retired.
+    Keys {
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Re-seal contact details, TOTP secrets and attachments (in PostgreSQL) that were sealed
+    /// with a key other than the active one. Safe while the service runs; can be rerun.
+    Reseal {
+        /// Only count what would be re-sealed.
+        #[arg(long)]
+        dry_run: bool,
+        /// Rows read per query.
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(i64).range(1..=10000))]
+        batch: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,7 +144,41 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             })
             .await
         }
+        Command::Keys {
+            action: KeysCommand::Reseal { dry_run, batch },
+        } => {
+            with_rules(&settings, async |conn, crypto, _| {
+                run_reseal(conn, crypto, dry_run, batch).await
+            })
+            .await
+        }
     }
+}
+
+/// `tipsa keys reseal`: prints what was (or would be) re-sealed, as counts.
+async fn run_reseal(
+    conn: &mut AsyncPgConnection,
+    crypto: &crate::crypto::Crypto,
+    dry_run: bool,
+    batch: i64,
+) -> anyhow::Result<()> {
+    use crate::crypto::reseal;
+    let (verb, stale) = if dry_run {
+        ("to re-seal", reseal::count(conn, crypto).await?)
+    } else {
+        ("re-sealed", reseal::reseal(conn, crypto, batch).await?)
+    };
+    println!(
+        "contact details {verb}: {}\nTOTP secrets {verb}: {}\nattachments {verb}: {}",
+        stale.contact_details, stale.totp_secrets, stale.attachments
+    );
+    if stale.attachments_in_bucket > 0 {
+        println!(
+            "attachments in the bucket still sealed with an older key: {} (keep that key configured)",
+            stale.attachments_in_bucket
+        );
+    }
+    Ok(())
 }
 
 /// Runs `work` with a connection, the service's keys and the loaded triage rules.

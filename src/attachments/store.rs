@@ -51,7 +51,7 @@ pub enum StoreError {
 
 /// The associated data of one chunk: which file, which piece, and whether it ends the file
 /// (so a file cut short after a whole chunk cannot pass for complete).
-fn chunk_context(id: Uuid, seq: i32, last: bool) -> Vec<u8> {
+pub(crate) fn chunk_context(id: Uuid, seq: i32, last: bool) -> Vec<u8> {
     let mut context = Vec::with_capacity(40);
     context.extend_from_slice(b"tipsa attachment v1\0");
     context.extend_from_slice(id.as_bytes());

@@ -290,6 +290,17 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut random = [0u8; 64];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);
+    let crypto = Crypto::from_keys(
+        random[..32].try_into().unwrap(),
+        random[32..].try_into().unwrap(),
+    );
+    spawn_app_with_crypto(adjust, crypto).await
+}
+
+/// As `spawn_app_with`, with the keys the test chose.
+pub async fn spawn_app_with_crypto(adjust: impl FnOnce(&mut Settings), crypto: Crypto) -> TestApp {
     CapturedLogs::global();
     let db = TestDatabase::new().await;
     let mut settings = base_settings();
@@ -303,12 +314,6 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     // runs with the file transport, it writes under the temporary var_dir above.
     settings.notify.worker_in_serve = false;
     adjust(&mut settings);
-    let mut random = [0u8; 64];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);
-    let crypto = Crypto::from_keys(
-        random[..32].try_into().unwrap(),
-        random[32..].try_into().unwrap(),
-    );
     let app = Application::build_with_crypto(settings, &db.url, crypto)
         .await
         .expect("building the application");

@@ -22,6 +22,7 @@ mod idempotency;
 mod inspector;
 mod inspector_browser;
 mod intake_batch;
+mod keys;
 mod metrics;
 mod migrations;
 mod notifications;

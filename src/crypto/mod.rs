@@ -16,6 +16,8 @@ use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
+pub mod reseal;
+
 use crate::config::SecretSettings;
 use crate::domain::ReceiptCode;
 
@@ -230,6 +232,11 @@ impl Crypto {
         context: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
         self.attachments.open(key_id, sealed, context)
+    }
+
+    /// The id new sealed fields (contact details, TOTP secrets) are sealed with.
+    pub fn active_field_key(&self) -> &str {
+        &self.fields.active_key_id
     }
 
     /// The id new attachments are sealed with.

@@ -1,0 +1,223 @@
+//! Key rotation's second half: re-sealing what was sealed with a key that is no longer the
+//! active one (contact details, TOTP secrets, attachments stored in PostgreSQL), so the old
+//! key can be removed from the configuration afterwards.
+//!
+//! Each value is re-sealed in its own short statement, guarded by the key id it was read with,
+//! so the command can run while the service runs, be interrupted and run again: what is done
+//! stays done, and a value changed meanwhile is simply picked up by the next pass. Files in
+//! an S3 bucket are not rewritten (their chunks are objects; see README, key rotation).
+
+use anyhow::Context;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::Crypto;
+use crate::attachments::store::chunk_context;
+use crate::db::schema::{attachment_chunks, attachments, tips, users};
+
+/// Values sealed with an older key: found (dry run) or re-sealed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stale {
+    pub contact_details: u64,
+    pub totp_secrets: u64,
+    pub attachments: u64,
+    /// Files in a bucket still sealed with an older attachment key (not re-sealed).
+    pub attachments_in_bucket: u64,
+}
+
+/// Counts what `reseal` would re-seal.
+pub async fn count(conn: &mut AsyncPgConnection, crypto: &Crypto) -> QueryResult<Stale> {
+    let field_key = crypto.active_field_key();
+    let attachment_key = crypto.active_attachment_key();
+    let contact_details: i64 = tips::table
+        .filter(tips::contact_key_id.ne(field_key))
+        .count()
+        .get_result(conn)
+        .await?;
+    let totp_secrets: i64 = users::table
+        .filter(users::totp_key_id.ne(field_key))
+        .count()
+        .get_result(conn)
+        .await?;
+    let stale_files = attachments::table.filter(attachments::key_id.ne(attachment_key));
+    let in_database: i64 = stale_files
+        .filter(attachments::storage.eq("postgres"))
+        .count()
+        .get_result(conn)
+        .await?;
+    let in_bucket: i64 = stale_files
+        .filter(attachments::storage.ne("postgres"))
+        .count()
+        .get_result(conn)
+        .await?;
+    Ok(Stale {
+        contact_details: to_u64(contact_details),
+        totp_secrets: to_u64(totp_secrets),
+        attachments: to_u64(in_database),
+        attachments_in_bucket: to_u64(in_bucket),
+    })
+}
+
+/// Re-seals every value sealed with an older key, `batch` rows at a time.
+pub async fn reseal(
+    conn: &mut AsyncPgConnection,
+    crypto: &Crypto,
+    batch: i64,
+) -> anyhow::Result<Stale> {
+    let contact_details = reseal_contact_details(conn, crypto, batch)
+        .await
+        .context("re-sealing contact details")?;
+    let totp_secrets = reseal_totp_secrets(conn, crypto, batch)
+        .await
+        .context("re-sealing TOTP secrets")?;
+    let attachments = reseal_attachments(conn, crypto, batch)
+        .await
+        .context("re-sealing attachments")?;
+    let left = count(conn, crypto).await?;
+    Ok(Stale {
+        contact_details,
+        totp_secrets,
+        attachments,
+        attachments_in_bucket: left.attachments_in_bucket,
+    })
+}
+
+async fn reseal_contact_details(
+    conn: &mut AsyncPgConnection,
+    crypto: &Crypto,
+    batch: i64,
+) -> anyhow::Result<u64> {
+    let active = crypto.active_field_key().to_owned();
+    let mut done = 0;
+    loop {
+        let rows: Vec<(Uuid, Option<String>, Option<Vec<u8>>)> = tips::table
+            .filter(tips::contact_key_id.ne(&active))
+            .select((tips::id, tips::contact_key_id, tips::contact_ciphertext))
+            .limit(batch)
+            .load(conn)
+            .await?;
+        if rows.is_empty() {
+            return Ok(done);
+        }
+        for (id, key_id, sealed) in rows {
+            let (Some(key_id), Some(sealed)) = (key_id, sealed) else {
+                continue;
+            };
+            let plaintext = crypto
+                .open(&key_id, &sealed, id.as_bytes())
+                .with_context(|| format!("opening the contact details of tip {id}"))?;
+            let (new_key, resealed) = crypto.seal(&plaintext, id.as_bytes())?;
+            done += diesel::update(
+                tips::table
+                    .find(id)
+                    .filter(tips::contact_key_id.eq(&key_id)),
+            )
+            .set((
+                tips::contact_ciphertext.eq(resealed),
+                tips::contact_key_id.eq(new_key),
+            ))
+            .execute(conn)
+            .await? as u64;
+        }
+    }
+}
+
+async fn reseal_totp_secrets(
+    conn: &mut AsyncPgConnection,
+    crypto: &Crypto,
+    batch: i64,
+) -> anyhow::Result<u64> {
+    let active = crypto.active_field_key().to_owned();
+    let mut done = 0;
+    loop {
+        let rows: Vec<(Uuid, Option<String>, Option<Vec<u8>>)> = users::table
+            .filter(users::totp_key_id.ne(&active))
+            .select((users::id, users::totp_key_id, users::totp_ciphertext))
+            .limit(batch)
+            .load(conn)
+            .await?;
+        if rows.is_empty() {
+            return Ok(done);
+        }
+        for (id, key_id, sealed) in rows {
+            let (Some(key_id), Some(sealed)) = (key_id, sealed) else {
+                continue;
+            };
+            let plaintext = crypto
+                .open(&key_id, &sealed, id.as_bytes())
+                .with_context(|| format!("opening the TOTP secret of account {id}"))?;
+            let (new_key, resealed) = crypto.seal(&plaintext, id.as_bytes())?;
+            done += diesel::update(users::table.find(id).filter(users::totp_key_id.eq(&key_id)))
+                .set((
+                    users::totp_ciphertext.eq(resealed),
+                    users::totp_key_id.eq(new_key),
+                ))
+                .execute(conn)
+                .await? as u64;
+        }
+    }
+}
+
+/// A file's chunks are re-sealed in one transaction (a file is never half old, half new).
+async fn reseal_attachments(
+    conn: &mut AsyncPgConnection,
+    crypto: &Crypto,
+    batch: i64,
+) -> anyhow::Result<u64> {
+    let active = crypto.active_attachment_key().to_owned();
+    let mut done = 0;
+    loop {
+        let files: Vec<(Uuid, String, i32)> = attachments::table
+            .filter(attachments::key_id.ne(&active))
+            .filter(attachments::storage.eq("postgres"))
+            .select((
+                attachments::id,
+                attachments::key_id,
+                attachments::chunk_count,
+            ))
+            .limit(batch)
+            .load(conn)
+            .await?;
+        if files.is_empty() {
+            return Ok(done);
+        }
+        for (id, key_id, chunk_count) in files {
+            conn.transaction::<_, anyhow::Error, _>(async |conn| {
+                let chunks: Vec<(i32, Vec<u8>)> = attachment_chunks::table
+                    .filter(attachment_chunks::attachment_id.eq(id))
+                    .select((attachment_chunks::seq, attachment_chunks::sealed))
+                    .order(attachment_chunks::seq)
+                    .for_update()
+                    .load(conn)
+                    .await?;
+                for (seq, sealed) in chunks {
+                    let context = chunk_context(id, seq, seq + 1 == chunk_count);
+                    let plaintext = crypto
+                        .open_attachment(&key_id, &sealed, &context)
+                        .with_context(|| format!("opening chunk {seq} of attachment {id}"))?;
+                    let (_, resealed) = crypto.seal_attachment(&plaintext, &context)?;
+                    diesel::update(attachment_chunks::table.find((id, seq)))
+                        .set(attachment_chunks::sealed.eq(resealed))
+                        .execute(conn)
+                        .await?;
+                }
+                diesel::update(
+                    attachments::table
+                        .find(id)
+                        .filter(attachments::key_id.eq(&key_id)),
+                )
+                .set(attachments::key_id.eq(&active))
+                .execute(conn)
+                .await?;
+                Ok(())
+            })
+            .await?;
+            done += 1;
+        }
+    }
+}
+
+fn to_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or_default()
+}
