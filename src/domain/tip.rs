@@ -674,6 +674,16 @@ mod tests {
                 ("occurred_on", "invalid_date"),
             ),
             (
+                "date before the floor",
+                Box::new(|d| d.occurred_on = Some("0000-01-01".into())),
+                ("occurred_on", "too_early"),
+            ),
+            (
+                "invisible text",
+                Box::new(|d| d.description = Some("\u{200B}\u{FEFF}".repeat(20))),
+                ("description", "required"),
+            ),
+            (
                 "future date",
                 Box::new(|d| d.occurred_on = Some("2026-11-23".into())),
                 ("occurred_on", "in_future"),
