@@ -12,13 +12,14 @@ use crate::domain::{FieldError, ReceiptCode, ReporterStatus, TipStatus};
 
 pub const MESSAGE_MAX_CHARS: usize = 5000;
 
-/// A message text: trimmed, 1 to 5 000 characters, no NUL.
+/// A message text: trimmed, 1 to 5 000 characters with at least one visible, no NUL.
 pub struct MessageBody(String);
 
 impl MessageBody {
     pub fn parse(field: &str, text: Option<&str>) -> Result<Self, FieldError> {
         let text = text.map(str::trim).unwrap_or_default();
-        if text.is_empty() {
+        // Zero-width and other invisible characters alone are no message either.
+        if crate::domain::text::is_blank(text) {
             return Err(FieldError::new(field, "required", "is required"));
         }
         if text.chars().count() > MESSAGE_MAX_CHARS {

@@ -18,18 +18,22 @@ use crate::state::AppState;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FollowUpRequest {
-    /// The receipt code from the submission, e.g. `7XQ4-M2KD-9RTB-0HCZ` (case and dashes free).
-    #[schema(required = true, example = "7XQ4-M2KD-9RTB-0HCZ")]
+    /// The receipt code from the submission, e.g. `7XQ4-M2KD-9RTB-0HCZ`: 16 Crockford base32
+    /// characters in any case, with or without dashes and spaces (O reads as 0, I and L as 1).
+    #[schema(required = true, value_type = String, example = "7XQ4-M2KD-9RTB-0HCZ",
+        pattern = r"^[- ]*(?:[0-9A-TV-Za-tv-z][- ]*){16}$")]
     pub receipt_code: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FollowUpReplyRequest {
-    #[schema(required = true, example = "7XQ4-M2KD-9RTB-0HCZ")]
+    /// The receipt code, as in `POST /api/v1/follow-up`.
+    #[schema(required = true, value_type = String, example = "7XQ4-M2KD-9RTB-0HCZ",
+        pattern = r"^[- ]*(?:[0-9A-TV-Za-tv-z][- ]*){16}$")]
     pub receipt_code: Option<String>,
-    /// The tipster's answer, 1 to 5 000 characters.
-    #[schema(required = true, min_length = 1, max_length = 5000)]
+    /// The tipster's answer, 1 to 5 000 characters with at least one visible, no NUL.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 5000)]
     pub body: Option<String>,
 }
 

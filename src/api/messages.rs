@@ -23,8 +23,9 @@ use crate::state::AppState;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostMessageRequest {
-    /// 1 to 5 000 characters. Tipsters read this on the follow-up page: no internal details.
-    #[schema(required = true, min_length = 1, max_length = 5000)]
+    /// 1 to 5 000 characters with at least one visible, no NUL. Tipsters read this on the
+    /// follow-up page: no internal details.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 5000)]
     pub body: Option<String>,
 }
 

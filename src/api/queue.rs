@@ -8,13 +8,16 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::auth::authorize;
+use super::contract;
 use super::problem::{ApiError, Problem};
 use crate::auth::{Action, Principal, Scope};
 use crate::db::queue::QueueRow;
 use crate::queue;
 use crate::state::AppState;
 
-/// Filters of the queue (all optional). Without `status`, open tips are listed.
+/// Filters of the queue (all optional). Without `status`, open tips are listed. The codes each
+/// parameter takes are the enums of the served document (`api::contract`); an empty value is
+/// the same as leaving the parameter out.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // documents the query string; parsing is by hand for field-level errors
@@ -27,20 +30,27 @@ pub struct QueueParams {
     /// critical, high, normal or low.
     priority: Option<String>,
     /// new, in_review, awaiting_reporter, closed, open (default) or all; comma-separated.
+    #[param(value_type = Option<Vec<String>>, min_items = 1)]
     status: Option<String>,
     /// true: first review is late; false: not late.
     overdue: Option<bool>,
     /// A cluster id: the tips linked by a repeat signal.
     cluster: Option<Uuid>,
     /// YYYY-MM-DD (Swedish date), inclusive.
+    #[param(value_type = Option<String>, format = Date)]
     submitted_from: Option<String>,
-    /// YYYY-MM-DD (Swedish date), inclusive.
+    /// YYYY-MM-DD (Swedish date), inclusive; not before `submitted_from`.
+    #[param(value_type = Option<String>, format = Date)]
     submitted_to: Option<String>,
-    /// Swedish full-text search in the description and facility name.
+    /// Swedish full-text search in the description and facility name: 1 to 200 characters
+    /// after trimming, not only whitespace, no NUL.
+    #[param(min_length = 1, max_length = 200)]
     q: Option<String>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (opaque; no other value is accepted).
+    #[param(min_length = 1, pattern = r"^[A-Za-z0-9_-]+$")]
     cursor: Option<String>,
 }
 
@@ -113,7 +123,7 @@ pub async fn list_tips(
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&principal, Action::ReadQueue, Scope::TipsRead)?;
-    let request = queue::parse(&state, &query).map_err(ApiError::Validation)?;
+    let request = queue::parse(&state, &contract::given(&query)).map_err(ApiError::Validation)?;
     let now = Utc::now();
     let mut conn = state.connection().await?;
     let page = queue::page_for(&mut conn, &principal, &request, now).await?;

@@ -11,6 +11,7 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::authorize;
+use super::contract;
 use super::problem::{ApiError, Problem};
 use crate::audit::{self, AuditAction, Entry};
 use crate::auth::Scope;
@@ -23,33 +24,56 @@ use crate::stats::{self, Selection, deadlines, query, suppression, trends};
 use crate::telemetry;
 
 /// The selection (all optional). Every dimension is also a filter: `category=staffing,hygiene`.
+/// Lists are comma-separated (`style: form, explode: false`); the codes each list and filter
+/// takes are the enums of the served document (`api::contract`). An empty value is the same as
+/// leaving the parameter out.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // documents the query string; parsing is by hand for field-level errors
 pub struct StatsParams {
     /// Up to four of region_code, municipality_code, category, care_sector, priority, outcome,
-    /// outbreak, channel, reporter_role; comma-separated.
+    /// outbreak, channel, reporter_role, each once.
+    #[param(value_type = Option<Vec<String>>, min_items = 1, max_items = 4)]
     group_by: Option<String>,
     /// day, week (ISO) or month. Without it, the whole range is one period.
     period: Option<String>,
     /// First day, YYYY-MM-DD (Swedish calendar), inclusive. Default: the Monday twelve weeks
-    /// before this week.
+    /// before this week (or before `to`'s week).
+    #[param(value_type = Option<String>, format = Date)]
     from: Option<String>,
-    /// Last day, YYYY-MM-DD, inclusive (default today). At most 1096 days after `from`.
+    /// Last day, YYYY-MM-DD, inclusive (default today, or `from` if that is later). Not before
+    /// `from`, and at most 1096 days from it.
+    #[param(value_type = Option<String>, format = Date)]
     to: Option<String>,
     /// Filter: län codes.
+    #[param(value_type = Option<Vec<String>>, min_items = 1)]
     region_code: Option<String>,
     /// Filter: kommun codes.
+    #[param(value_type = Option<Vec<String>>, min_items = 1)]
     municipality_code: Option<String>,
+    #[param(value_type = Option<Vec<String>>, min_items = 1)]
     category: Option<String>,
+    #[param(value_type = Option<Vec<String>>, min_items = 1)]
     care_sector: Option<String>,
+    #[param(value_type = Option<Vec<String>>, min_items = 1)]
     priority: Option<String>,
+    #[param(value_type = Option<Vec<String>>, min_items = 1)]
     outcome: Option<String>,
     /// Filter: outbreak tags.
+    #[param(value_type = Option<Vec<String>>, min_items = 1)]
     outbreak: Option<String>,
     /// Filter: web or api.
+    #[param(value_type = Option<Vec<String>>, min_items = 1)]
     channel: Option<String>,
+    #[param(value_type = Option<Vec<String>>, min_items = 1)]
     reporter_role: Option<String>,
+}
+
+/// `GET /api/v1/stats` only (the export has no trend).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct TrendParams {
     /// true: also the same groups in the range before and a year earlier.
     trend: Option<bool>,
 }
@@ -61,22 +85,34 @@ pub struct StatsParams {
 #[allow(dead_code)] // documents the query string; parsing is by hand for field-level errors
 pub struct FilterParams {
     /// First day, YYYY-MM-DD (Swedish calendar), inclusive. Default: the Monday twelve weeks
-    /// before this week.
+    /// before this week (or before `to`'s week).
+    #[param(value_type = Option<String>, format = Date)]
     from: Option<String>,
-    /// Last day, YYYY-MM-DD, inclusive (default today). At most 1096 days after `from`.
+    /// Last day, YYYY-MM-DD, inclusive (default today, or `from` if that is later). Not before
+    /// `from`, and at most 1096 days from it.
+    #[param(value_type = Option<String>, format = Date)]
     to: Option<String>,
     /// Filter: län codes.
+    #[param(value_type = Option<Vec<String>>, min_items = 1)]
     region_code: Option<String>,
     /// Filter: kommun codes.
+    #[param(value_type = Option<Vec<String>>, min_items = 1)]
     municipality_code: Option<String>,
+    #[param(value_type = Option<Vec<String>>, min_items = 1)]
     category: Option<String>,
+    #[param(value_type = Option<Vec<String>>, min_items = 1)]
     care_sector: Option<String>,
+    #[param(value_type = Option<Vec<String>>, min_items = 1)]
     priority: Option<String>,
+    #[param(value_type = Option<Vec<String>>, min_items = 1)]
     outcome: Option<String>,
     /// Filter: outbreak tags.
+    #[param(value_type = Option<Vec<String>>, min_items = 1)]
     outbreak: Option<String>,
     /// Filter: web or api.
+    #[param(value_type = Option<Vec<String>>, min_items = 1)]
     channel: Option<String>,
+    #[param(value_type = Option<Vec<String>>, min_items = 1)]
     reporter_role: Option<String>,
 }
 
@@ -153,7 +189,7 @@ fn ungrouped_selection(
     get,
     path = "/api/v1/stats",
     tag = "stats",
-    params(StatsParams),
+    params(StatsParams, TrendParams),
     responses(
         (status = 200, description = "The counts; cells of 1–4 tips (the configured threshold) are suppressed except for triage leads, and so are cells that would reveal them", body = StatsResponse),
         (status = 401, description = "Missing or invalid API key or session", body = Problem, content_type = "application/problem+json"),
@@ -169,6 +205,7 @@ pub async fn get_stats(
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&principal, Action::ReadStats, Scope::StatsRead)?;
+    let query = contract::given(&query);
     let mut errors = Vec::new();
     let with_trend = flag(&query, "trend", &mut errors);
     let selection = selection(&state, &query, &["trend"], errors)?;
@@ -193,7 +230,8 @@ pub async fn get_stats(
     tag = "stats",
     params(StatsParams, ExportParams),
     responses(
-        (status = 200, description = "A CSV file (text/csv, UTF-8 with BOM) or the JSON of GET /api/v1/stats, as an attachment", content_type = "text/csv"),
+        (status = 200, description = "A CSV file (text/csv, UTF-8 with BOM; format=csv) or the JSON of GET /api/v1/stats (format=json), as an attachment",
+            content((String = "text/csv"), (StatsResponse = "application/json"))),
         (status = 401, description = "Missing or invalid API key or session", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks stats:read, or the person's role may not read statistics", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
@@ -208,6 +246,7 @@ pub async fn export_stats(
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&principal, Action::ReadStats, Scope::StatsRead)?;
+    let query = contract::given(&query);
     let mut errors = Vec::new();
     let value = |key: &str| {
         query
@@ -423,7 +462,7 @@ pub async fn get_facilities(
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&principal, Action::ReadStats, Scope::StatsRead)?;
-    let selection = ungrouped_selection(&state, &query)?;
+    let selection = ungrouped_selection(&state, &contract::given(&query))?;
     let disclosure = policy::stats_disclosure(&principal);
     let threshold = state.settings.stats.suppression_threshold;
     let mut conn = state.connection().await?;
@@ -463,7 +502,7 @@ pub async fn get_deadlines(
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&principal, Action::ReadStats, Scope::StatsRead)?;
-    let selection = ungrouped_selection(&state, &query)?;
+    let selection = ungrouped_selection(&state, &contract::given(&query))?;
     let suppress = policy::stats_disclosure(&principal).suppress;
     let threshold = state.settings.stats.suppression_threshold;
     let mut conn = state.connection().await?;

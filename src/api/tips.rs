@@ -398,20 +398,29 @@ fn etag(version: i32) -> header::EntityTag {
     header::EntityTag::new_strong(format!("v{version}"))
 }
 
-/// The version an `If-Match` header names (428 without one, 412 if it cannot match).
+/// The version an `If-Match` header names: 428 without one; 422 (naming the header) when it
+/// is not an entity tag this service sends, since that is a malformed request, not a stale
+/// one (412 is for a well-formed ETag of another version, which needs the tip's state to tell).
 fn expected_version(request: &HttpRequest) -> Result<i32, ApiError> {
     let value = request
         .headers()
         .get(header::IF_MATCH)
-        .and_then(|v| v.to_str().ok())
         .ok_or(ApiError::PreconditionRequired)?;
     value
-        .trim()
-        .trim_start_matches("W/")
-        .trim_matches('"')
-        .strip_prefix('v')
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .map(|v| v.trim_start_matches("W/").trim_matches('"'))
+        .and_then(|v| v.strip_prefix('v'))
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|v| v.parse().ok())
-        .ok_or(ApiError::PreconditionFailed)
+        .ok_or_else(|| {
+            ApiError::Validation(vec![FieldError::new(
+                "If-Match",
+                "invalid_format",
+                "must be the ETag of the last read, like \"v3\"",
+            )])
+        })
 }
 
 /// A change to a tip: status, outcome, duplicate, priority override, assignee.
@@ -446,7 +455,8 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
     tag = "queue",
     params(
         ("id" = Uuid, Path, description = "The tip's id"),
-        ("If-Match" = String, Header, description = "The ETag of the version being changed"),
+        ("If-Match" = String, Header, description = "The ETag of the version being changed, as GET sent it",
+            pattern = r#"^(W/)?"v[0-9]{1,9}"$"#),
     ),
     request_body(content = PatchTipRequest, content_type = "application/json"),
     responses(
@@ -458,7 +468,7 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
         (status = 412, description = "The tip changed since it was read", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Illegal transition or invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Illegal transition, invalid fields, or an If-Match that is not an ETag", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     ),

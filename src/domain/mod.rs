@@ -7,6 +7,7 @@ pub mod priority;
 pub mod receipt;
 pub mod status;
 pub mod taxonomy;
+pub mod text;
 pub mod tip;
 
 pub use field_error::FieldError;

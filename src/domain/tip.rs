@@ -10,10 +10,22 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
+use super::text::{is_blank, visible_chars};
 use super::{FieldError, Taxonomy};
 
+/// Fewest characters a reader can see in a description (`text::visible_chars`).
 pub const DESCRIPTION_MIN_CHARS: usize = 20;
+/// Most characters of a description, visible or not (what is stored).
 pub const DESCRIPTION_MAX_CHARS: usize = 10_000;
+/// The earliest `occurred_on` accepted: 1900-01-01. A fixed floor rather than "N years back":
+/// it refuses the typed-wrong years that reach us (`0000-01-01` was stored as 1 BC, `0026` for
+/// 2026) while accepting tips about events in care decades ago, which are real (people report
+/// what happened to them in children's homes in the 1950s); and a fixed date can be declared
+/// in the OpenAPI document, where a sliding window would change the contract every day.
+pub const OCCURRED_ON_EARLIEST: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) {
+    Some(date) => date,
+    None => NaiveDate::MIN,
+};
 
 /// Where a tip came in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,13 +67,13 @@ impl Language {
 #[serde(deny_unknown_fields)]
 pub struct TipDraft {
     /// Category code from the taxonomy.
-    #[schema(required = true, example = "patient_safety")]
+    #[schema(required = true, value_type = String, example = "patient_safety")]
     pub category: Option<String>,
     /// Care sector code from the taxonomy.
-    #[schema(required = true, example = "elderly_residential")]
+    #[schema(required = true, value_type = String, example = "elderly_residential")]
     pub care_sector: Option<String>,
     /// Two-digit län code.
-    #[schema(required = true, example = "01")]
+    #[schema(required = true, value_type = String, example = "01")]
     pub region_code: Option<String>,
     /// Four-digit kommun code; must lie in `region_code`.
     #[schema(example = "0180")]
@@ -80,17 +92,19 @@ pub struct TipDraft {
     ))]
     #[schema(max_length = 200)]
     pub care_provider: Option<String>,
-    /// ISO date (YYYY-MM-DD), not in the future.
-    #[schema(value_type = Option<String>, format = Date, example = "2026-11-20")]
+    /// ISO date (YYYY-MM-DD), from 1900-01-01 up to today (Swedish date), not in the future.
+    #[schema(value_type = Option<String>, format = Date, example = "2026-11-20",
+        pattern = r"^(19[0-9]{2}|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
     pub occurred_on: Option<String>,
     /// The situation is still going on.
     #[serde(default)]
     pub ongoing: Option<bool>,
-    /// What happened: 20 to 10 000 characters after trimming. Do not name patients.
-    #[schema(required = true, min_length = 20, max_length = 10000)]
+    /// What happened: at least 20 visible characters (zero-width and other invisible characters
+    /// do not count) and at most 10 000 characters after trimming. Do not name patients.
+    #[schema(required = true, value_type = String, min_length = 20, max_length = 10000)]
     pub description: Option<String>,
     /// Reporter role code from the taxonomy.
-    #[schema(required = true, example = "staff")]
+    #[schema(required = true, value_type = String, example = "staff")]
     pub reporter_role: Option<String>,
     /// Outbreak code from the taxonomy's configured list.
     #[schema(example = "covid-19")]
@@ -237,6 +251,14 @@ impl TipSubmission {
 
         let occurred_on = draft.occurred_on.as_deref().and_then(|text| {
             match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+                Ok(date) if date < OCCURRED_ON_EARLIEST => {
+                    errors.push(FieldError::new(
+                        "occurred_on",
+                        "too_early",
+                        format!("must not be before {OCCURRED_ON_EARLIEST}"),
+                    ));
+                    None
+                }
                 Ok(date) if date > today => {
                     errors.push(FieldError::new(
                         "occurred_on",
@@ -260,14 +282,14 @@ impl TipSubmission {
         match draft.description.as_deref() {
             None => errors.push(required("description")),
             Some(text) => {
-                let chars = text.chars().count();
-                if chars < DESCRIPTION_MIN_CHARS {
+                // The minimum counts what a reader sees; the maximum what is stored.
+                if visible_chars(text) < DESCRIPTION_MIN_CHARS {
                     errors.push(FieldError::new(
                         "description",
                         "too_short",
-                        format!("must be at least {DESCRIPTION_MIN_CHARS} characters"),
+                        format!("must have at least {DESCRIPTION_MIN_CHARS} visible characters"),
                     ));
-                } else if chars > DESCRIPTION_MAX_CHARS {
+                } else if text.chars().count() > DESCRIPTION_MAX_CHARS {
                     errors.push(FieldError::new(
                         "description",
                         "too_long",
@@ -368,7 +390,8 @@ impl TipDraft {
         ]
     }
 
-    /// Trims every text field; blank becomes absent (a form sends empty strings).
+    /// Trims every text field; blank becomes absent (a form sends empty strings), and so does
+    /// text of invisible characters only: a reader could not tell it from no text.
     fn trimmed(self) -> Self {
         TipDraft {
             category: trim(self.category),
@@ -394,7 +417,7 @@ impl TipDraft {
 }
 
 fn trim(value: Option<String>) -> Option<String> {
-    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    value.map(|v| v.trim().to_owned()).filter(|v| !is_blank(v))
 }
 
 fn required(field: &str) -> FieldError {
@@ -649,6 +672,16 @@ mod tests {
                 "bad date",
                 Box::new(|d| d.occurred_on = Some("2026-13-01".into())),
                 ("occurred_on", "invalid_date"),
+            ),
+            (
+                "date before the floor",
+                Box::new(|d| d.occurred_on = Some("0000-01-01".into())),
+                ("occurred_on", "too_early"),
+            ),
+            (
+                "invisible text",
+                Box::new(|d| d.description = Some("\u{200B}\u{FEFF}".repeat(20))),
+                ("description", "required"),
             ),
             (
                 "future date",

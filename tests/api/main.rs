@@ -12,6 +12,7 @@ mod browser;
 mod clamd;
 mod cli;
 mod cli_accounts;
+mod contract;
 mod conversation;
 mod errors;
 mod files;

@@ -781,7 +781,7 @@ async fn bad_parameters_are_named_field_by_field() {
         ("from=2026-10-10&to=2026-10-01", "to", "before_from"),
         ("from=2020-01-01&to=2026-01-01", "to", "range_too_long"),
         ("category=plague", "category", "unknown_code"),
-        ("region_code=", "region_code", "empty"),
+        ("region_code=,", "region_code", "empty"),
         ("colour=red", "colour", "unknown_field"),
         ("trend=maybe", "trend", "invalid_type"),
     ];
@@ -1554,7 +1554,7 @@ async fn the_facility_and_deadline_endpoints_refuse_bad_parameters_and_callers()
             ("from=2026-10-10&to=2026-10-01", "to", "before_from"),
             ("from=2020-01-01&to=2026-01-01", "to", "range_too_long"),
             ("category=plague", "category", "unknown_code"),
-            ("region_code=", "region_code", "empty"),
+            ("region_code=,", "region_code", "empty"),
             ("colour=red", "colour", "unknown_field"),
             ("group_by=region_code", "group_by", "unknown_field"),
             ("period=week", "period", "unknown_field"),

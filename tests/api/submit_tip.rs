@@ -319,3 +319,81 @@ async fn concurrent_submissions_get_distinct_references() {
     assert_eq!(references.len(), 25);
     assert_eq!(app.count_tips().await, 25);
 }
+
+#[tokio::test]
+async fn dates_before_1900_are_refused_on_their_field() {
+    let app = spawn_app().await;
+    for date in ["0000-01-01", "0026-11-01", "1899-12-31"] {
+        let mut tip = valid_tip();
+        tip["occurred_on"] = json!(date);
+        let body = problem(app.submit(&tip).await, 422).await;
+        assert_eq!(
+            field_errors(&body),
+            vec![("occurred_on".to_owned(), "too_early".to_owned())],
+            "{date}: {body}"
+        );
+    }
+    // The floor itself is a date like any other; tomorrow is still refused.
+    let mut tip = valid_tip();
+    tip["occurred_on"] = json!("1900-01-01");
+    let response = app.submit(&tip).await;
+    assert_eq!(response.status().as_u16(), 201);
+    let tomorrow = (tipsa::state::today_in_sweden() + chrono::Duration::days(1)).to_string();
+    tip["occurred_on"] = json!(tomorrow);
+    let body = problem(app.submit(&tip).await, 422).await;
+    assert_eq!(
+        field_errors(&body),
+        vec![("occurred_on".to_owned(), "in_future".to_owned())]
+    );
+    assert_eq!(app.count_tips().await, 1);
+}
+
+#[tokio::test]
+async fn a_description_is_counted_by_the_characters_a_reader_sees() {
+    let app = spawn_app().await;
+    // Zero-width space, non-joiner, joiner, word joiner, BOM, soft hyphen, bidi override and
+    // isolate, a lone combining accent, an ideographic space, a tag character.
+    let invisible =
+        "\u{200B}\u{200C}\u{200D}\u{2060}\u{FEFF}\u{00AD}\u{202E}\u{2066}\u{0301}\u{3000}\u{E0041}";
+    let cases = [
+        (invisible.repeat(10), "required"),
+        ("\u{200B}".repeat(40), "required"),
+        // 19 visible characters padded with invisible ones to well over 20.
+        (
+            format!("{}{}", "a".repeat(19), invisible.repeat(3)),
+            "too_short",
+        ),
+    ];
+    for (description, code) in cases {
+        let mut tip = valid_tip();
+        tip["description"] = json!(description);
+        let body = problem(app.submit(&tip).await, 422).await;
+        assert_eq!(
+            field_errors(&body),
+            vec![("description".to_owned(), code.to_owned())],
+            "{}: {body}",
+            description.escape_unicode()
+        );
+    }
+    // Invisible characters between 20 visible ones are kept, not counted against the tip.
+    let mut tip = valid_tip();
+    let text = format!("Nattpersonal\u{00AD}brist\u{200B} på avdelning 4{invisible}");
+    tip["description"] = json!(text);
+    assert_eq!(app.submit(&tip).await.status().as_u16(), 201);
+    assert_eq!(app.count_tips().await, 1);
+}
+
+#[tokio::test]
+async fn an_optional_text_of_invisible_characters_is_left_out() {
+    let app = spawn_app().await;
+    let mut tip = valid_tip();
+    tip["facility_name"] = json!("\u{200B}\u{FEFF}");
+    let body: Value = app.submit(&tip).await.json().await.unwrap();
+    let stored: Value = app
+        .get(&format!("/api/v1/tips/{}", body["id"].as_str().unwrap()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["facility_name"], Value::Null);
+}

@@ -25,7 +25,7 @@ pub fn csrf_token(html: &str) -> String {
         .to_owned()
 }
 
-fn valid_form(token: &str) -> Vec<(&'static str, String)> {
+pub fn valid_form(token: &str) -> Vec<(&'static str, String)> {
     vec![
         ("csrf_token", token.to_owned()),
         ("category", "staffing".into()),
@@ -40,7 +40,7 @@ fn valid_form(token: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-async fn form_token(app: &TestApp, client: &reqwest::Client) -> String {
+pub async fn form_token(app: &TestApp, client: &reqwest::Client) -> String {
     let html = client
         .get(app.url("/tipsa"))
         .send()
