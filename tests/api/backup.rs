@@ -130,6 +130,7 @@ fn audit_verify(db: &TestDatabase, keys: Keys) -> (bool, String) {
         .args(["audit", "verify"])
         .output()
         .unwrap();
+    std::fs::remove_dir_all(&config).unwrap();
     (
         output.status.success(),
         format!(

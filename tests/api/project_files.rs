@@ -310,6 +310,7 @@ fn generated_env() -> BTreeMap<String, String> {
     };
     let first = run();
     assert_eq!(run(), first, "an existing .env is kept");
+    std::fs::remove_dir_all(&dir).unwrap();
     first
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
