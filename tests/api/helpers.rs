@@ -184,7 +184,15 @@ pub struct TestDatabase {
 
 impl TestDatabase {
     pub async fn new() -> Self {
-        let template = template_name();
+        Self::create(template_name()).await
+    }
+
+    /// A database with nothing in it, not even the schema (to restore a dump into).
+    pub async fn empty() -> Self {
+        Self::create("template0").await
+    }
+
+    async fn create(template: &str) -> Self {
         let name = format!(
             "tipsa_test_{}_{}",
             now_secs(),
@@ -194,7 +202,7 @@ impl TestDatabase {
         diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {template}"))
             .execute(&mut admin)
             .await
-            .expect("copying the template database");
+            .expect("creating a test database");
         TestDatabase {
             url: database_url(&name),
             name,
@@ -290,19 +298,29 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let db = TestDatabase::new().await;
     let mut random = [0u8; 64];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);
     let crypto = Crypto::from_keys(
         random[..32].try_into().unwrap(),
         random[32..].try_into().unwrap(),
     );
-    spawn_app_with_crypto(adjust, crypto).await
+    spawn_app_on(db, crypto, adjust).await
 }
 
 /// As `spawn_app_with`, with the keys the test chose.
 pub async fn spawn_app_with_crypto(adjust: impl FnOnce(&mut Settings), crypto: Crypto) -> TestApp {
+    spawn_app_on(TestDatabase::new().await, crypto, adjust).await
+}
+
+/// The application on a given database with given keys (e.g. a restored backup, served again
+/// with the keys it was written with).
+pub async fn spawn_app_on(
+    db: TestDatabase,
+    crypto: Crypto,
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp {
     CapturedLogs::global();
-    let db = TestDatabase::new().await;
     let mut settings = base_settings();
     settings.server.port = 0;
     settings.server.workers = 1;
@@ -446,6 +464,22 @@ pub fn field_errors(problem: &Value) -> Vec<(String, String)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A PostgreSQL client program (pg_dump, pg_restore…): /usr/bin (Debian's wrappers pick the
+/// newest version), else the newest /usr/lib/postgresql/*/bin.
+pub fn postgres_tool(name: &str) -> PathBuf {
+    let mut versioned: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin").join(name))
+        .collect();
+    versioned.sort();
+    std::iter::once(PathBuf::from("/usr/bin").join(name))
+        .chain(versioned.into_iter().rev())
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("{name} (PostgreSQL client tools)"))
 }
 
 /// A port that was free a moment ago (for a server a test starts).

@@ -8,6 +8,7 @@ mod attachments_forms;
 mod attachments_refused;
 mod attachments_s3;
 mod attachments_scan;
+mod backup;
 mod browser;
 mod clamd;
 mod cli;

@@ -358,19 +358,7 @@ async fn a_web_submission_leaves_no_trace_of_who_sent_it() {
 }
 
 pub fn pg_dump(url: &str) -> String {
-    let binary = ["/usr/bin/pg_dump"]
-        .into_iter()
-        .map(std::path::PathBuf::from)
-        .chain(
-            std::fs::read_dir("/usr/lib/postgresql")
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.path().join("bin/pg_dump")),
-        )
-        .find(|p| p.exists())
-        .expect("pg_dump (PostgreSQL client tools)");
-    let output = Command::new(binary)
+    let output = Command::new(crate::helpers::postgres_tool("pg_dump"))
         .args(["--data-only", "--inserts", "--no-owner", url])
         .output()
         .unwrap();
