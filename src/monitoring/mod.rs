@@ -63,6 +63,7 @@ pub fn install(role: Role) -> Option<PrometheusHandle> {
             match built {
                 Ok(handle) => {
                     describe();
+                    start_series_at_zero();
                     spawn_upkeep(handle.clone());
                     Some(handle)
                 }
@@ -199,6 +200,50 @@ fn describe() {
         "tipsa_attachment_scans_total",
         "Virus scans of attachments, by verdict."
     );
+}
+
+/// Counters with a closed set of labels exist from the start, at zero: `rate()` and `increase()`
+/// then see the first event, and an alert on a series that has never moved still has a series.
+fn start_series_at_zero() {
+    const KINDS: [&str; 5] = [
+        "urgent_tip",
+        "team_digest",
+        "reporter_replied",
+        "deadline_overdue",
+        "reporter_ack",
+    ];
+    for kind in KINDS {
+        counter!("tipsa_notifications_sent_total", "kind" => kind).absolute(0);
+        counter!("tipsa_notifications_retried_total", "kind" => kind).absolute(0);
+        counter!("tipsa_notifications_dead_total", "kind" => kind).absolute(0);
+    }
+    for channel in ["web", "api"] {
+        for priority in ["critical", "high", "normal", "low"] {
+            counter!("tipsa_tips_stored_total", "channel" => channel, "priority" => priority)
+                .absolute(0);
+        }
+    }
+    for limit in ["submit_tip", "receipt_code", "login"] {
+        counter!("tipsa_rate_limit_refusals_total", "limit" => limit).absolute(0);
+    }
+    for result in ["ok", "error", "skipped"] {
+        counter!("tipsa_housekeeping_runs_total", "result" => result).absolute(0);
+    }
+    for kind in ["idempotency_keys", "sessions", "account_tokens"] {
+        counter!("tipsa_housekeeping_purged_total", "kind" => kind).absolute(0);
+    }
+    for verdict in ["clean", "infected", "error"] {
+        counter!("tipsa_attachment_scans_total", "verdict" => verdict).absolute(0);
+    }
+    for name in [
+        "tipsa_digest_runs_total",
+        "tipsa_db_pool_timeouts_total",
+        "tipsa_scrape_database_errors_total",
+        "tipsa_login_failures_total",
+        "tipsa_login_lockouts_total",
+    ] {
+        counter!(name).absolute(0);
+    }
 }
 
 /// A tip was committed (called after the commit, so rolled-back tips are not counted).

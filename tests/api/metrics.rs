@@ -290,3 +290,42 @@ async fn the_worker_exposes_its_own_metrics() {
     );
     assert!(sample(&text, "tipsa_db_pool_max_size", &[]).is_some());
 }
+
+#[tokio::test]
+async fn every_metric_the_dashboard_and_alerts_use_is_exported() {
+    let app = spawn_app_with(|s| s.notify.worker_in_serve = true).await;
+    assert_eq!(app.submit(&valid_tip()).await.status(), 201);
+    let names = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ops/metrics.txt"),
+    )
+    .unwrap();
+    let mut text = String::new();
+    for _ in 0..50 {
+        text = scrape_text(&app).await;
+        if text.contains("tipsa_housekeeping_last_success_timestamp_seconds ") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let missing: Vec<&str> = names
+        .lines()
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .filter(|name| {
+            !text.lines().any(|line| {
+                line.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with(['{', ' ']) || rest.starts_with("_bucket"))
+            })
+        })
+        .collect();
+    assert!(missing.is_empty(), "not exported: {missing:?}");
+    // Closed label sets start at zero, so alerts and rate() have a series from the start.
+    assert!(
+        sample(
+            &text,
+            "tipsa_notifications_dead_total",
+            &[("kind", "reporter_ack")]
+        )
+        .is_some()
+    );
+}
