@@ -163,6 +163,7 @@ impl Application {
             BatchSettings {
                 lanes: settings.intake.batch_lanes,
                 max_tips: settings.intake.batch_max_tips,
+                queue: settings.intake.batch_queue,
             },
         );
         let blobs = BlobStore::from_settings(&settings.attachments.storage)

@@ -170,6 +170,8 @@ pub struct IntakeSettings {
     pub batch_lanes: usize,
     /// The most tips stored in one batch.
     pub batch_max_tips: usize,
+    /// How tips find a lane: "by_facility" (one queue per lane) or "shared" (one queue).
+    pub batch_queue: crate::intake::batch::QueueKind,
     /// Outbreak tags a tip may carry.
     #[serde(default)]
     pub outbreaks: Vec<OutbreakSettings>,

@@ -41,6 +41,22 @@ pub struct BatchSettings {
     pub lanes: usize,
     /// The most tips in one batch.
     pub max_tips: usize,
+    /// How tips find a lane.
+    pub queue: QueueKind,
+}
+
+/// How tips are spread over the lanes (`intake.batch_queue`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueKind {
+    /// One queue per lane; a facility's tips always go through the same lane, so batches never
+    /// wait for each other's facility locks — but tips queued behind a lane whose commit
+    /// stalls wait for it even while other lanes are idle.
+    ByFacility,
+    /// One queue that every free lane takes from: no tip waits behind a stalled commit while a
+    /// lane is free. Two batches with the same facility may then be stored at once; the second
+    /// waits for the first's facility lock (lock-id order rules out deadlocks).
+    Shared,
 }
 
 struct Pending {
@@ -66,6 +82,8 @@ enum Mode {
         /// Spreads tips that name no facility over the lanes.
         next: AtomicUsize,
     },
+    /// One queue, taken from by whichever lane is free.
+    Shared { queue: mpsc::Sender<Pending> },
 }
 
 impl SubmissionBatcher {
@@ -77,30 +95,37 @@ impl SubmissionBatcher {
             };
         }
         let max_tips = settings.max_tips.max(1);
+        if settings.queue == QueueKind::Shared {
+            let (queue, receiver) = mpsc::channel(max_tips * 4 * settings.lanes);
+            let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+            let lanes = settings.lanes;
+            spawn_lanes(move || {
+                (0..lanes)
+                    .map(|_| {
+                        tokio::spawn(run_shared_lane(
+                            pool.clone(),
+                            rules.clone(),
+                            receiver.clone(),
+                            max_tips,
+                        ))
+                    })
+                    .collect()
+            });
+            return SubmissionBatcher {
+                mode: Mode::Shared { queue },
+            };
+        }
         let (lanes, receivers): (Vec<_>, Vec<_>) = (0..settings.lanes)
             .map(|_| mpsc::channel(max_tips * 4))
             .unzip();
-        // The lanes run on a thread of their own, so that nothing else on the process's shared
-        // runtime (the notification worker rendering and writing mail, say) delays a batch that
-        // a dozen submitters are waiting for. The thread ends when the queues close.
-        let run = move || match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(runtime) => runtime.block_on(async move {
-                let lanes = receivers.into_iter().map(|receiver| {
+        spawn_lanes(move || {
+            receivers
+                .into_iter()
+                .map(|receiver| {
                     tokio::spawn(run_lane(pool.clone(), rules.clone(), receiver, max_tips))
-                });
-                futures_util::future::join_all(lanes).await;
-            }),
-            Err(error) => tracing::error!(error = %error, "starting the intake lanes failed"),
-        };
-        if let Err(error) = std::thread::Builder::new()
-            .name("intake-lanes".into())
-            .spawn(run)
-        {
-            tracing::error!(error = %error, "starting the intake thread failed");
-        }
+                })
+                .collect()
+        });
         SubmissionBatcher {
             mode: Mode::Queued {
                 lanes,
@@ -122,6 +147,7 @@ impl SubmissionBatcher {
                 .iter()
                 .map(|lane| lane.max_capacity() - lane.capacity())
                 .collect(),
+            Mode::Shared { queue } => vec![queue.max_capacity() - queue.capacity()],
         }
     }
 
@@ -149,6 +175,7 @@ impl SubmissionBatcher {
                 };
                 &lanes[lane]
             }
+            Mode::Shared { queue } => queue,
             Mode::Direct { pool, rules } => {
                 let mut conn = pool
                     .get()
@@ -165,6 +192,55 @@ impl SubmissionBatcher {
         answer
             .await
             .map_err(|_| IntakeError::Unavailable("the intake queue dropped the tip".into()))?
+    }
+}
+
+/// Runs the lanes on a thread of their own, so that nothing else on the process's shared
+/// runtime (the notification worker rendering and writing mail, say) delays a batch that a
+/// dozen submitters are waiting for. The thread ends when the queues close.
+fn spawn_lanes(lanes: impl FnOnce() -> Vec<tokio::task::JoinHandle<()>> + Send + 'static) {
+    let run = move || match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(async move {
+            futures_util::future::join_all(lanes()).await;
+        }),
+        Err(error) => tracing::error!(error = %error, "starting the intake lanes failed"),
+    };
+    if let Err(error) = std::thread::Builder::new()
+        .name("intake-lanes".into())
+        .spawn(run)
+    {
+        tracing::error!(error = %error, "starting the intake thread failed");
+    }
+}
+
+/// A lane of the shared queue: takes what is queued (up to `max_tips`) while holding the
+/// queue, then lets the next free lane take the queue while it stores.
+async fn run_shared_lane(
+    pool: DbPool,
+    rules: Arc<TriageRules>,
+    receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<Pending>>>,
+    max_tips: usize,
+) {
+    loop {
+        let batch = {
+            let mut receiver = receiver.lock().await;
+            let Some(first) = receiver.recv().await else {
+                return;
+            };
+            let mut batch = vec![first];
+            while batch.len() < max_tips {
+                match receiver.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            batch
+        };
+        crate::monitoring::batch_taken(batch.len());
+        store(&pool, &rules, batch).await;
     }
 }
 

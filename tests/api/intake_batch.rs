@@ -320,3 +320,75 @@ async fn a_tip_the_database_refuses_fails_alone_and_its_batch_is_stored_one_by_o
         4
     );
 }
+
+/// With the shared queue, a lane stuck on a slow transaction holds up only its own batch:
+/// tips that arrive meanwhile are stored by the other lanes at once.
+#[tokio::test]
+async fn with_the_shared_queue_no_tip_waits_behind_a_stuck_lane() {
+    let app = spawn_app_with(|settings| {
+        settings.intake.batch_lanes = 2;
+        settings.intake.batch_queue = tipsa::intake::batch::QueueKind::Shared;
+    })
+    .await;
+    let mut holder = app.db.connect().await;
+    let key =
+        tipsa::triage::rules::facility_key(Some(HELD_FACILITY), Some(HELD_MUNICIPALITY)).unwrap();
+    holder.batch_execute("BEGIN").await.unwrap();
+    diesel::sql_query("SELECT pg_advisory_xact_lock(7465, hashtext($1))")
+        .bind::<Text, _>(&key)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let held = {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/tips");
+        let token = app.token.clone();
+        let body = tip_at(Some(HELD_FACILITY), "Den första, som får vänta på låset.");
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    let mut observer = app.db.connect().await;
+    wait_for("a lane waits for the facility lock", async || {
+        count(
+            &mut observer,
+            "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .await
+            == 1
+    })
+    .await;
+    // Other facilities' tips (and one naming none), one after the other: each is stored by
+    // the free lane while the first lane is still stuck.
+    for (i, facility) in [
+        Some("Ekbackens äldreboende"),
+        None,
+        Some("Vårdcentralen Norr"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let response = tokio::time::timeout(
+            Duration::from_secs(5),
+            app.submit(&tip_at(
+                facility,
+                &format!("Tips nummer {i} medan låset hålls."),
+            )),
+        )
+        .await
+        .expect("stored while the other lane is stuck");
+        assert_eq!(response.status(), 201);
+    }
+    assert!(!held.is_finished(), "the held tip still waits for its lock");
+    holder.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(held.await.unwrap(), 201);
+}

@@ -261,7 +261,7 @@ async fn the_worker_exposes_its_own_metrics() {
     for _ in 0..100 {
         if let Ok(response) = reqwest::get(format!("{address}/metrics")).await {
             text = response.text().await.unwrap();
-            if sample(&text, "tipsa_housekeeping_runs_total", &[]).is_some() {
+            if counter(&text, "tipsa_housekeeping_runs_total", &[("result", "ok")]) >= 1.0 {
                 break;
             }
         }

@@ -263,7 +263,7 @@ async fn pages_stay_consistent_while_tips_keep_arriving() {
         let app = &app;
         async move {
             let patch = if i % 2 == 0 {
-                json!({"description": "En boende avled i natt.", "facility_name": null})
+                json!({"description": "En boende avled i natt på avdelningen.", "facility_name": null})
             } else {
                 json!({"category": "documentation", "facility_name": null})
             };
