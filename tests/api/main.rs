@@ -34,6 +34,7 @@ mod private_pg;
 mod project_files;
 mod queue;
 mod s3;
+mod shutdown;
 mod stats;
 mod submit_tip;
 mod taxonomy;
