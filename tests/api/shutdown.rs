@@ -144,6 +144,44 @@ async fn serve_finishes_in_flight_submissions_on_sigterm_and_exits_0() {
     // The other submissions reach the server and queue behind the held batch.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
+    // And a stream of other submissions (other lanes, not held) through the SIGTERM.
+    let stream = {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let (url, token) = (web.url("/api/v1/tips"), token.clone());
+        tokio::spawn(async move {
+            let mut answers = Vec::new();
+            let mut refused_since: Option<Instant> = None;
+            while refused_since.is_none_or(|since| since.elapsed() < Duration::from_millis(500)) {
+                let mut body = valid_tip();
+                body["facility_name"] = Value::Null;
+                match client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await
+                {
+                    Err(_) => {
+                        refused_since.get_or_insert_with(Instant::now);
+                        answers.push((None, None));
+                    }
+                    Ok(response) => {
+                        let status = response.status().as_u16();
+                        let body: Value = response.json().await.unwrap_or_default();
+                        let id = body["id"].as_str().and_then(|id| id.parse().ok());
+                        answers.push((Some(status), id));
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            answers
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
     web.terminate();
     let terminated_at = Instant::now();
     // The listener closes at once, while the held requests are still in flight.
@@ -171,7 +209,24 @@ async fn serve_finishes_in_flight_submissions_on_sigterm_and_exits_0() {
         );
         assert!(stored(&db, id.unwrap()).await, "answered 201 and stored");
     }
-    eprintln!("shutdown: 12 in-flight submissions answered 201, exit 0 after {took:?}");
+    let streamed = stream.await.unwrap();
+    let mut created = 0;
+    for (status, id) in &streamed {
+        match status {
+            None => {}
+            Some(201) => {
+                assert!(stored(&db, id.unwrap()).await, "answered 201 and stored");
+                created += 1;
+            }
+            Some(other) => panic!("a submission during shutdown got {other}\n{}", web.tail()),
+        }
+    }
+    assert!(created > 0);
+    eprintln!(
+        "shutdown: 12 held in-flight submissions answered 201; of {} streamed through the \
+         SIGTERM {created} got 201, the rest no connection; exit 0 after {took:?}",
+        streamed.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
