@@ -148,6 +148,7 @@ impl Application {
             })?;
         let port = listener.local_addr()?.port();
         let workers = settings.server.workers;
+        let shutdown_grace = settings.server.shutdown_grace_seconds;
         let api_key_cache = ApiKeyCache::new(std::time::Duration::from_secs(
             settings.auth.api_key_cache_seconds,
         ));
@@ -243,6 +244,9 @@ impl Application {
                 .configure(crate::web::configure)
                 .default_service(web::to(crate::web::pages::not_found))
         })
+        // Graceful stop on SIGTERM/SIGINT: the listener closes at once, in-flight requests get
+        // the grace period (`server.shutdown_grace_seconds`).
+        .shutdown_timeout(shutdown_grace)
         .listen(listener)?;
         if workers > 0 {
             server = server.workers(workers);

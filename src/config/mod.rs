@@ -65,6 +65,9 @@ pub struct ServerSettings {
     pub body_limit_bytes: usize,
     /// HTTP worker threads; 0 means one per CPU core.
     pub workers: usize,
+    /// On SIGTERM/SIGINT: how long in-flight requests (and the group-commit batches they wait
+    /// for) may take to finish after the listener is closed, before the workers are stopped.
+    pub shutdown_grace_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

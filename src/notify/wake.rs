@@ -48,23 +48,34 @@ async fn send_wake_ups(database_url: String, signal: Arc<Notify>) {
     let mut connection: Option<AsyncPgConnection> = None;
     loop {
         signal.notified().await;
-        if connection.is_none() {
-            match AsyncPgConnection::establish(&database_url).await {
-                Ok(conn) => connection = Some(conn),
-                Err(error) => {
-                    // The workers' polling delivers the jobs; try again on the next wake-up.
-                    tracing::debug!(error = %error, "connecting to wake the notification workers failed");
-                    continue;
+        // A connection that broke since the last wake-up (the database restarted or failed
+        // over, a proxy dropped it) is only found out by using it. Then the wake-up is sent
+        // again on a fresh connection: dropping it would leave the first urgent tip after
+        // every database restart to the workers' next poll.
+        for attempt in 0..2 {
+            if connection.is_none() {
+                match AsyncPgConnection::establish(&database_url).await {
+                    Ok(conn) => connection = Some(conn),
+                    Err(error) => {
+                        // The workers' polling delivers the jobs; try again on the next wake-up.
+                        tracing::debug!(error = %error, "connecting to wake the notification workers failed");
+                        break;
+                    }
                 }
             }
-        }
-        if let Some(conn) = connection.as_mut()
-            && let Err(error) = diesel::sql_query(format!("NOTIFY {WAKE_CHANNEL}"))
+            let Some(conn) = connection.as_mut() else {
+                break;
+            };
+            match diesel::sql_query(format!("NOTIFY {WAKE_CHANNEL}"))
                 .execute(conn)
                 .await
-        {
-            tracing::debug!(error = %error, "waking the notification workers failed");
-            connection = None;
+            {
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::debug!(error = %error, attempt, "waking the notification workers failed");
+                    connection = None;
+                }
+            }
         }
     }
 }

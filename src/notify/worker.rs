@@ -188,7 +188,7 @@ pub async fn run(notifier: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
                     while let Some(Some(more)) = inflight.next().now_or_never() {
                         finished.push(more);
                     }
-                    settle(n, &mut leases, finished).await;
+                    settle(n, &mut leases, finished, &stop).await;
                 }
             }
             _ = stop.changed() => {}
@@ -199,7 +199,7 @@ pub async fn run(notifier: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
     let grace = Duration::from_secs(n.settings.shutdown_grace_seconds);
     let finished = tokio::time::timeout(grace, async {
         while let Some(done) = inflight.next().await {
-            settle(n, &mut leases, vec![done]).await;
+            settle(n, &mut leases, vec![done], &stop).await;
         }
     })
     .await;
@@ -335,7 +335,12 @@ async fn process(n: &Notifier, job: outbox::ClaimedJob) -> Finished {
 }
 
 /// Forgets the leases of finished jobs and marks the sent ones sent, in one statement.
-async fn settle(n: &Notifier, leases: &mut HashMap<Uuid, Uuid>, finished: Vec<Finished>) {
+async fn settle(
+    n: &Notifier,
+    leases: &mut HashMap<Uuid, Uuid>,
+    finished: Vec<Finished>,
+    stop: &watch::Receiver<bool>,
+) {
     for job in &finished {
         leases.remove(&job.id);
     }
@@ -346,7 +351,12 @@ async fn settle(n: &Notifier, leases: &mut HashMap<Uuid, Uuid>, finished: Vec<Fi
     if sent.is_empty() {
         return;
     }
-    for round in 0..3 {
+    // The messages are out: recording that is retried for as long as the leases may still be
+    // ours (through a database restart or outage). Given up sooner, the jobs would be claimed
+    // again when their leases ran out and every message sent a second time. On shutdown, a
+    // few tries only (the grace period is short).
+    let give_up_at = Instant::now() + Duration::from_secs(n.settings.lease_seconds);
+    for round in 0u32.. {
         let marked = async {
             let mut conn = n.pool.get().await.context("getting a connection")?;
             Ok::<_, anyhow::Error>(outbox::mark_sent(&mut conn, &sent).await?)
@@ -373,7 +383,16 @@ async fn settle(n: &Notifier, leases: &mut HashMap<Uuid, Uuid>, finished: Vec<Fi
                     error = %format!("{error:#}"),
                     "recording sent notifications failed"
                 );
-                tokio::time::sleep(Duration::from_millis(500 << round)).await;
+                if Instant::now() >= give_up_at || (*stop.borrow() && round >= 2) {
+                    tracing::warn!(
+                        jobs = sent.len(),
+                        "gave up recording sent notifications; they are sent again when their leases run out (same Message-ID)"
+                    );
+                    return;
+                }
+                let pause = Duration::from_millis(500 << round.min(3));
+                tokio::time::sleep(pause.min(give_up_at.saturating_duration_since(Instant::now())))
+                    .await;
             }
         }
     }

@@ -360,6 +360,18 @@ pub async fn create_key(db: &TestDatabase, scopes: &[Scope]) -> String {
         .token
 }
 
+/// Something serving Tipsa over HTTP: the in-process application or a `tipsa serve` process
+/// (tests/api/nodes.rs), so page helpers work against either.
+pub trait Site {
+    fn url(&self, path: &str) -> String;
+}
+
+impl Site for TestApp {
+    fn url(&self, path: &str) -> String {
+        TestApp::url(self, path)
+    }
+}
+
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)

@@ -19,14 +19,14 @@ use tipsa::config::{MailTransportKind, Settings, SmtpTls};
 use crate::helpers::{CapturedLogs, TestApp, spawn_app_with};
 
 /// An aiosmtpd process that writes each accepted message as JSON into a directory.
-struct SmtpSink {
+pub struct SmtpSink {
     dir: PathBuf,
     child: Option<Child>,
 }
 
 /// One message as the server received it.
 #[derive(Debug, Clone)]
-struct Mail {
+pub struct Mail {
     rcpt_tos: Vec<String>,
     headers: Vec<(String, String)>,
     text: String,
@@ -35,25 +35,25 @@ struct Mail {
 }
 
 impl Mail {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
 
-    fn kind(&self) -> &str {
+    pub fn kind(&self) -> &str {
         self.header("X-Tipsa-Kind").unwrap_or_default()
     }
 
-    fn message_id(&self) -> String {
+    pub fn message_id(&self) -> String {
         self.header("Message-ID")
             .unwrap_or_default()
             .trim()
             .to_owned()
     }
 
-    fn subject(&self) -> &str {
+    pub fn subject(&self) -> &str {
         self.header("Subject").unwrap_or_default()
     }
 
@@ -70,14 +70,14 @@ impl Mail {
     }
 }
 
-fn temp_dir(name: &str) -> PathBuf {
+pub fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tipsa-{name}-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
 impl SmtpSink {
-    fn start(port: u16, dir: &Path, reject: bool) -> SmtpSink {
+    pub fn start(port: u16, dir: &Path, reject: bool) -> SmtpSink {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_sink.py");
         let mut command = Command::new("python3");
         command
@@ -113,7 +113,7 @@ impl SmtpSink {
         }
     }
 
-    fn messages(&self) -> Vec<Mail> {
+    pub fn messages(&self) -> Vec<Mail> {
         let mut mails = Vec::new();
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return mails;
@@ -230,7 +230,7 @@ async fn jobs(app: &TestApp) -> Vec<JobRow> {
 }
 
 /// A tip that triage rates critical or high (urgency term and an ongoing situation).
-fn urgent_tip(n: usize) -> Value {
+pub fn urgent_tip(n: usize) -> Value {
     json!({
         "category": "patient_safety",
         "care_sector": "elderly_residential",

@@ -8,7 +8,7 @@ use tipsa::auth::second_factor;
 use totp_rs::Secret;
 use uuid::Uuid;
 
-use crate::helpers::TestApp;
+use crate::helpers::{Site, TestApp};
 
 pub const PASSWORD: &str = "en lång lösenfras för tester";
 
@@ -95,7 +95,7 @@ pub fn now() -> u64 {
 
 /// Posts the password form; the response after redirects.
 pub async fn post_password(
-    app: &TestApp,
+    app: &impl Site,
     client: &Client,
     email: &str,
     password: &str,
@@ -123,7 +123,7 @@ pub async fn post_password(
 
 /// Signs in for the first time: password, then enrolment with a code computed from the secret
 /// shown on the page. Returns the person with their session.
-pub async fn first_sign_in(app: &TestApp, id: Uuid, email: &str) -> Person {
+pub async fn first_sign_in(app: &impl Site, id: Uuid, email: &str) -> Person {
     let (client, manual) = clients_sharing_cookies();
     let enrol = post_password(app, &client, email, PASSWORD).await;
     assert_eq!(enrol.status(), 200);
