@@ -9,6 +9,7 @@
 
 use anyhow::Context;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bytea, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -65,10 +66,10 @@ pub async fn reseal(
     crypto: &Crypto,
     batch: i64,
 ) -> anyhow::Result<Stale> {
-    let contact_details = reseal_contact_details(conn, crypto, batch)
+    let contact_details = reseal_field(conn, crypto, &CONTACT_DETAILS, batch)
         .await
         .context("re-sealing contact details")?;
-    let totp_secrets = reseal_totp_secrets(conn, crypto, batch)
+    let totp_secrets = reseal_field(conn, crypto, &TOTP_SECRETS, batch)
         .await
         .context("re-sealing TOTP secrets")?;
     let attachments = reseal_attachments(conn, crypto, batch)
@@ -83,76 +84,85 @@ pub async fn reseal(
     })
 }
 
-async fn reseal_contact_details(
-    conn: &mut AsyncPgConnection,
-    crypto: &Crypto,
-    batch: i64,
-) -> anyhow::Result<u64> {
-    let active = crypto.active_field_key().to_owned();
-    let mut done = 0;
-    loop {
-        let rows: Vec<(Uuid, Option<String>, Option<Vec<u8>>)> = tips::table
-            .filter(tips::contact_key_id.ne(&active))
-            .select((tips::id, tips::contact_key_id, tips::contact_ciphertext))
-            .limit(batch)
-            .load(conn)
-            .await?;
-        if rows.is_empty() {
-            return Ok(done);
-        }
-        for (id, key_id, sealed) in rows {
-            let (Some(key_id), Some(sealed)) = (key_id, sealed) else {
-                continue;
-            };
-            let plaintext = crypto
-                .open(&key_id, &sealed, id.as_bytes())
-                .with_context(|| format!("opening the contact details of tip {id}"))?;
-            let (new_key, resealed) = crypto.seal(&plaintext, id.as_bytes())?;
-            done += diesel::update(
-                tips::table
-                    .find(id)
-                    .filter(tips::contact_key_id.eq(&key_id)),
-            )
-            .set((
-                tips::contact_ciphertext.eq(resealed),
-                tips::contact_key_id.eq(new_key),
-            ))
-            .execute(conn)
-            .await? as u64;
-        }
-    }
+/// A sealed field: its table, and the columns of the row id (also the sealing context), the
+/// key id and the sealed bytes. Constants of this module only (they are put into SQL).
+struct SealedField {
+    table: &'static str,
+    id: &'static str,
+    key_id: &'static str,
+    sealed: &'static str,
+    what: &'static str,
 }
 
-async fn reseal_totp_secrets(
+const CONTACT_DETAILS: SealedField = SealedField {
+    table: "tips",
+    id: "id",
+    key_id: "contact_key_id",
+    sealed: "contact_ciphertext",
+    what: "the contact details of tip",
+};
+
+const TOTP_SECRETS: SealedField = SealedField {
+    table: "users",
+    id: "id",
+    key_id: "totp_key_id",
+    sealed: "totp_ciphertext",
+    what: "the TOTP secret of account",
+};
+
+#[derive(diesel::QueryableByName)]
+struct SealedRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = Text)]
+    key_id: String,
+    #[diesel(sql_type = Bytea)]
+    sealed: Vec<u8>,
+}
+
+/// Re-seals one field of every row whose key is not the active one; each row is bound to its
+/// id, as when it was first sealed.
+async fn reseal_field(
     conn: &mut AsyncPgConnection,
     crypto: &Crypto,
+    field: &SealedField,
     batch: i64,
 ) -> anyhow::Result<u64> {
+    let SealedField {
+        table,
+        id,
+        key_id,
+        sealed,
+        what,
+    } = field;
+    let select = format!(
+        "SELECT {id} AS id, {key_id} AS key_id, {sealed} AS sealed FROM {table} \
+         WHERE {key_id} <> $1 AND {sealed} IS NOT NULL LIMIT $2"
+    );
+    let update = format!(
+        "UPDATE {table} SET {sealed} = $1, {key_id} = $2 WHERE {id} = $3 AND {key_id} = $4"
+    );
     let active = crypto.active_field_key().to_owned();
     let mut done = 0;
     loop {
-        let rows: Vec<(Uuid, Option<String>, Option<Vec<u8>>)> = users::table
-            .filter(users::totp_key_id.ne(&active))
-            .select((users::id, users::totp_key_id, users::totp_ciphertext))
-            .limit(batch)
+        let rows: Vec<SealedRow> = diesel::sql_query(&select)
+            .bind::<Text, _>(&active)
+            .bind::<BigInt, _>(batch)
             .load(conn)
             .await?;
         if rows.is_empty() {
             return Ok(done);
         }
-        for (id, key_id, sealed) in rows {
-            let (Some(key_id), Some(sealed)) = (key_id, sealed) else {
-                continue;
-            };
+        for row in rows {
             let plaintext = crypto
-                .open(&key_id, &sealed, id.as_bytes())
-                .with_context(|| format!("opening the TOTP secret of account {id}"))?;
-            let (new_key, resealed) = crypto.seal(&plaintext, id.as_bytes())?;
-            done += diesel::update(users::table.find(id).filter(users::totp_key_id.eq(&key_id)))
-                .set((
-                    users::totp_ciphertext.eq(resealed),
-                    users::totp_key_id.eq(new_key),
-                ))
+                .open(&row.key_id, &row.sealed, row.id.as_bytes())
+                .with_context(|| format!("opening {what} {}", row.id))?;
+            let (new_key, resealed) = crypto.seal(&plaintext, row.id.as_bytes())?;
+            done += diesel::sql_query(&update)
+                .bind::<Bytea, _>(resealed)
+                .bind::<Text, _>(new_key)
+                .bind::<SqlUuid, _>(row.id)
+                .bind::<Text, _>(&row.key_id)
                 .execute(conn)
                 .await? as u64;
         }

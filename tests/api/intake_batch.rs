@@ -61,10 +61,9 @@ async fn count(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
         .n
 }
 
-/// Takes the held facility's lock on a connection of its own, submits a tip about it (which
-/// the one lane then waits behind), queues `bodies`, lets go and returns every answer: first
-/// the held tip's, then the queued ones' in order.
-async fn submit_while_the_lane_is_held(app: &TestApp, bodies: Vec<Value>) -> Vec<(u16, Value)> {
+/// Takes the held facility's lock on a connection of its own, in an open transaction
+/// (`COMMIT` on the returned connection lets go).
+async fn hold_the_facility(app: &TestApp) -> AsyncPgConnection {
     let mut holder = app.db.connect().await;
     let key =
         tipsa::triage::rules::facility_key(Some(HELD_FACILITY), Some(HELD_MUNICIPALITY)).unwrap();
@@ -74,6 +73,28 @@ async fn submit_while_the_lane_is_held(app: &TestApp, bodies: Vec<Value>) -> Vec
         .execute(&mut holder)
         .await
         .unwrap();
+    holder
+}
+
+async fn wait_until_a_lane_waits_for_the_lock(app: &TestApp) {
+    let mut observer = app.db.connect().await;
+    wait_for("a lane waits for the facility lock", async || {
+        count(
+            &mut observer,
+            "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .await
+            == 1
+    })
+    .await;
+}
+
+/// Takes the held facility's lock on a connection of its own, submits a tip about it (which
+/// the one lane then waits behind), queues `bodies`, lets go and returns every answer: first
+/// the held tip's, then the queued ones' in order.
+async fn submit_while_the_lane_is_held(app: &TestApp, bodies: Vec<Value>) -> Vec<(u16, Value)> {
+    let mut holder = hold_the_facility(app).await;
 
     let send = |body: Value| {
         let client = app.client.clone();
@@ -95,17 +116,7 @@ async fn submit_while_the_lane_is_held(app: &TestApp, bodies: Vec<Value>) -> Vec
         Some(HELD_FACILITY),
         "Den första, som får vänta på låset.",
     ));
-    let mut observer = app.db.connect().await;
-    wait_for("the lane waits for the facility lock", async || {
-        count(
-            &mut observer,
-            "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
-             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-        )
-        .await
-            == 1
-    })
-    .await;
+    wait_until_a_lane_waits_for_the_lock(app).await;
     let expected = bodies.len();
     let queued: Vec<_> = bodies.into_iter().map(send).collect();
     wait_for("every tip is queued", async || {
@@ -330,15 +341,7 @@ async fn with_the_shared_queue_no_tip_waits_behind_a_stuck_lane() {
         settings.intake.batch_queue = tipsa::intake::batch::QueueKind::Shared;
     })
     .await;
-    let mut holder = app.db.connect().await;
-    let key =
-        tipsa::triage::rules::facility_key(Some(HELD_FACILITY), Some(HELD_MUNICIPALITY)).unwrap();
-    holder.batch_execute("BEGIN").await.unwrap();
-    diesel::sql_query("SELECT pg_advisory_xact_lock(7465, hashtext($1))")
-        .bind::<Text, _>(&key)
-        .execute(&mut holder)
-        .await
-        .unwrap();
+    let mut holder = hold_the_facility(&app).await;
     let held = {
         let client = app.client.clone();
         let url = app.url("/api/v1/tips");
@@ -356,17 +359,7 @@ async fn with_the_shared_queue_no_tip_waits_behind_a_stuck_lane() {
                 .as_u16()
         })
     };
-    let mut observer = app.db.connect().await;
-    wait_for("a lane waits for the facility lock", async || {
-        count(
-            &mut observer,
-            "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
-             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-        )
-        .await
-            == 1
-    })
-    .await;
+    wait_until_a_lane_waits_for_the_lock(&app).await;
     // Other facilities' tips (and one naming none), one after the other: each is stored by
     // the free lane while the first lane is still stuck.
     for (i, facility) in [
