@@ -201,6 +201,25 @@ pub async fn release(conn: &mut AsyncPgConnection, jobs: &[(Uuid, Uuid)]) -> Que
     .await
 }
 
+/// Frees the jobs leased to `worker_id` that it is not working on (`keep`): claims whose
+/// answer was lost with the connection (the claim committed, the reply never arrived). Without
+/// this they would wait out their lease. Returns how many were freed.
+pub async fn release_orphaned(
+    conn: &mut AsyncPgConnection,
+    worker_id: &str,
+    keep: &[Uuid],
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE notification_jobs SET run_at = now(), attempts = attempts - 1, \
+             locked_by = NULL, lease_token = NULL, updated_at = now() \
+         WHERE locked_by = $1 AND state = 'pending' AND NOT (id = ANY($2))",
+    )
+    .bind::<Text, _>(worker_id)
+    .bind::<Array<SqlUuid>, _>(keep.to_vec())
+    .execute(conn)
+    .await
+}
+
 /// Counts of jobs by state (for tests, the CLI and metrics).
 pub async fn counts_by_state(conn: &mut AsyncPgConnection) -> QueryResult<Vec<(String, i64)>> {
     use crate::db::schema::notification_jobs;

@@ -140,6 +140,8 @@ pub async fn run(notifier: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
     let mut next_maintenance = Instant::now();
     let mut inflight = FuturesUnordered::new();
     let mut leases: HashMap<Uuid, Uuid> = HashMap::new();
+    // A claim that failed may still have committed (its answer lost with the connection).
+    let mut claim_may_be_lost = false;
 
     loop {
         if *stop.borrow() {
@@ -152,6 +154,23 @@ pub async fn run(notifier: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
             next_maintenance = Instant::now() + maintenance_every;
         }
         let mut claimed_any = false;
+        if claim_may_be_lost {
+            let keep: Vec<Uuid> = leases.keys().copied().collect();
+            match release_orphaned(n, &keep).await {
+                Ok(freed) => {
+                    claim_may_be_lost = false;
+                    if freed > 0 {
+                        tracing::info!(
+                            freed,
+                            "freed notification jobs whose claim was lost with the connection"
+                        );
+                    }
+                }
+                Err(error) => {
+                    tracing::debug!(error = %format!("{error:#}"), "freeing lost claims failed; trying again");
+                }
+            }
+        }
         if inflight.len() <= concurrency / 2 {
             let room = i64::try_from(concurrency - inflight.len()).unwrap_or(1);
             match claim(n, room).await {
@@ -163,6 +182,7 @@ pub async fn run(notifier: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
                     }
                 }
                 Err(error) => {
+                    claim_may_be_lost = true;
                     tracing::warn!(error = %format!("{error:#}"), "claiming notification jobs failed");
                 }
             }
@@ -223,6 +243,11 @@ async fn claim(n: &Notifier, limit: i64) -> anyhow::Result<Vec<outbox::ClaimedJo
     Ok(outbox::claim(&mut conn, &n.worker_id, limit, n.settings.lease_seconds).await?)
 }
 
+async fn release_orphaned(n: &Notifier, keep: &[Uuid]) -> anyhow::Result<usize> {
+    let mut conn = n.pool.get().await.context("getting a connection")?;
+    Ok(outbox::release_orphaned(&mut conn, &n.worker_id, keep).await?)
+}
+
 async fn release(n: &Notifier, jobs: &[(Uuid, Uuid)]) -> anyhow::Result<usize> {
     let mut conn = n.pool.get().await.context("getting a connection")?;
     Ok(outbox::release(&mut conn, jobs).await?)
@@ -242,15 +267,25 @@ async fn maintenance(n: &Notifier) -> anyhow::Result<()> {
 }
 
 /// Listens for wake-ups; reconnects after a failure. Polling covers the gaps.
+/// How long the listener waits to connect and start listening before trying again.
+const LISTENER_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 async fn listen(url: String, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
     loop {
         let session = async {
-            let mut conn = AsyncPgConnection::establish(&url)
-                .await
-                .context("connecting the listener")?;
-            diesel::sql_query(format!("LISTEN {}", super::WAKE_CHANNEL))
-                .execute(&mut conn)
-                .await?;
+            // Bounded, so a database that accepts the connection but never answers (starting
+            // up, failing over) cannot keep the listener away for good.
+            let mut conn =
+                tokio::time::timeout(LISTENER_CONNECT_TIMEOUT, AsyncPgConnection::establish(&url))
+                    .await
+                    .context("connecting the listener timed out")?
+                    .context("connecting the listener")?;
+            tokio::time::timeout(
+                LISTENER_CONNECT_TIMEOUT,
+                diesel::sql_query(format!("LISTEN {}", super::WAKE_CHANNEL)).execute(&mut conn),
+            )
+            .await
+            .context("LISTEN timed out")??;
             // Anything enqueued while not listening.
             wake.notify_one();
             let mut notifications = std::pin::pin!(conn.notifications_stream());

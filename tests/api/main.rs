@@ -34,6 +34,7 @@ mod migrations;
 mod nodes;
 mod notifications;
 mod openapi;
+mod outbox;
 mod people;
 mod policy_matrix;
 mod privacy;
