@@ -366,9 +366,15 @@ impl<'a> Bench<'a> {
             summary.variants = self.half_peak_variants(summary.peak_for_open / 2.0).await?;
         }
         report::print_summary(self.params, &summary);
-        for log in &self.logs {
-            report_server_log("a tipsa serve node", log);
-        }
+        // Only the JSON log lines (warn and above): each node also prints the first-admin
+        // banner, which is no news for a bench.
+        let logged: Vec<&str> = self
+            .logs
+            .iter()
+            .flat_map(|log| log.lines())
+            .filter(|line| line.trim_start().starts_with('{'))
+            .collect();
+        report_server_log("the tipsa serve nodes", &logged.join("\n"));
         Ok(())
     }
 
