@@ -12,7 +12,8 @@
 //!    workers, one request each at a time, `BENCH_SECONDS` per round), alternating on/off for
 //!    `BENCH_ROUNDS` rounds (the order flips every round, so linear drift cancels out). While
 //!    metrics are on, the node's `/metrics` is scraped every second, as Prometheus would, so
-//!    the scrape's cost is included. Target: on ≥ 0.97 × off.
+//!    the scrape's cost is included (and `tipsa_tips_stored_total` is checked against the
+//!    201s counted). Target: on ≥ 0.97 × off.
 //! b. **One node vs two nodes.** Closed loop against one node, then the same load spread
 //!    round-robin over two nodes (the same total number of connections), alternating for
 //!    `BENCH_NODE_ROUNDS` rounds. For each node: the CPU time (utime + stime from
@@ -29,8 +30,10 @@
 //!    `synchronous_commit` stays on. The default runs first and last, to show drift.
 //!    Target: p99 < 25 ms with the default configuration.
 //!
-//! Every row also shows "other cores": how many cores the machine was busy with beyond this
-//! bench, its nodes and PostgreSQL (other builds, other tests) — the noise of that row.
+//! Every row also shows "other cores": how many cores the machine was busy with (`/proc/stat`)
+//! beyond the CPU time of this bench, its nodes and PostgreSQL's processes (other builds, other
+//! tests, kernel work charged to no process) — the noise of that row. WAL figures
+//! (`pg_stat_wal`) and "PG shared" are server-wide: exact only on a server of the run's own.
 //! A missed target prints FAIL; only a broken run makes the program fail.
 //!
 //! Run it with (about 5 minutes with the defaults, plus the release build):

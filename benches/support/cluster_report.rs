@@ -149,8 +149,9 @@ pub fn print_summary(params: &Params, summary: &Summary) {
         params.seconds, params.connections, params.pool_size
     );
     println!(
-        "\"other cores\": cores the machine was busy beyond this bench, its nodes and PostgreSQL \
-         (other builds or tests) — the noise of that row; trust rows where it is near 0."
+        "\"other cores\": cores the machine was busy (/proc/stat) beyond the CPU time of this bench, \
+         its nodes and PostgreSQL's processes:\n other builds or tests, and kernel work charged to no \
+         process — the noise of that row; rows are comparable when it is low and alike."
     );
     if !summary.instrumentation.is_empty() {
         print_instrumentation(&summary.instrumentation);
@@ -217,6 +218,17 @@ fn print_instrumentation(rounds: &[ClosedRound]) {
         "mean tips/s: metrics on {mean_on:.0}, off {mean_off:.0}; on/off = {ratio:.3} \
          (per round {low:.3}..{high:.3})   target on >= {INSTRUMENTATION_TARGET} x off: {}",
         pass(ratio >= INSTRUMENTATION_TARGET)
+    );
+    // The scrapes read real counters: what the node says it stored against the 201s counted.
+    let scraped: Vec<&ClosedRound> = rounds.iter().filter(|r| r.scrapes.is_some()).collect();
+    let counted: u64 = scraped.iter().map(|r| r.tips()).sum();
+    let reported: Option<f64> = scraped
+        .iter()
+        .map(|r| r.scrapes.as_ref()?.delta(0, "tipsa_tips_stored_total"))
+        .sum();
+    println!(
+        "metrics check: tipsa_tips_stored_total rose by {} over the metrics-on rounds; the bench counted {counted} 201s",
+        show(reported, 0)
     );
 }
 
