@@ -43,29 +43,29 @@
 
 #[path = "support/common.rs"]
 mod common;
+#[path = "support/load.rs"]
+mod load;
+#[path = "support/payloads.rs"]
+mod payloads;
 
-use common::{Tipsa, database_url, env_number, pass, truncate, unix_time, wait_until_ready};
+use common::{Tipsa, env_number, pass, wait_until_ready};
+use load::{
+    BenchDatabase, Environment, PhaseResult, Target, closed_loop, create_submit_key, http_client,
+    open_loop, report_errors, report_server_log,
+};
+use payloads::{SENTENCES, build_bodies};
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use hdrhistogram::Histogram;
-use rand::rngs::StdRng;
-use rand::seq::IndexedRandom;
-use rand::{Rng, SeedableRng};
-use serde_json::{Value, json};
 
 const WARMUP: Duration = Duration::from_secs(3);
-const BODY_COUNT: usize = 200;
 const P99_TARGET_MS: f64 = 25.0;
 const RATIO_TARGET: f64 = 0.5;
-/// How many failed responses are kept to show.
-const ERROR_SAMPLES: usize = 5;
 
 struct Params {
     seconds: u64,
@@ -87,67 +87,22 @@ impl Params {
 
 fn main() -> anyhow::Result<()> {
     let params = Params::from_env()?;
-    let work_dir = std::env::temp_dir().join(format!(
-        "tipsa-bench-{}-{}",
-        std::process::id(),
-        unix_time()
-    ));
-    std::fs::create_dir_all(&work_dir)
-        .with_context(|| format!("creating {}", work_dir.display()))?;
-
-    let (admin_url, cluster) = match std::env::var("TIPSA_BENCH_DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => (url.trim().to_owned(), None),
-        _ => {
-            let cluster = start_embedded_cluster(&work_dir)?;
-            (cluster.url("postgres"), Some(cluster))
-        }
-    };
-
+    let environment = Environment::start()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("building the tokio runtime")?;
-    let result = runtime.block_on(run(&params, &admin_url, &work_dir));
+    let result = runtime.block_on(run(&params, &environment));
     drop(runtime);
-
-    if let Some(Err(e)) = cluster.map(tipsa::db::embedded::LocalCluster::stop) {
-        eprintln!("warning: stopping the embedded PostgreSQL cluster failed: {e:#}");
-    }
-    if let Err(e) = std::fs::remove_dir_all(&work_dir) {
-        eprintln!("warning: removing {}: {e}", work_dir.display());
-    }
+    environment.finish();
     result
 }
 
-fn start_embedded_cluster(work_dir: &Path) -> anyhow::Result<tipsa::db::embedded::LocalCluster> {
-    let config_dir = work_dir.join("empty-config");
-    std::fs::create_dir_all(&config_dir)?;
-    let settings = tipsa::config::Settings::load_from(&config_dir, "development", false)
-        .context("loading default settings")?;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tipsa-bench-pg");
-    println!(
-        "starting the embedded PostgreSQL cluster in {} (set TIPSA_BENCH_DATABASE_URL to use another server)",
-        root.display()
-    );
-    tipsa::db::embedded::LocalCluster::start(&root, &settings.embedded_postgres)
-        .context("starting the embedded PostgreSQL cluster")
-}
-
 /// Creates the database, runs everything against it and drops it again.
-async fn run(params: &Params, admin_url: &str, work_dir: &Path) -> anyhow::Result<()> {
-    let db_name = format!("tipsa_bench_{}", unix_time());
-    let db_url = database_url(admin_url, &db_name)?;
-    admin_execute(admin_url, &format!("CREATE DATABASE {db_name}"))
-        .await
-        .with_context(|| format!("creating database {db_name}"))?;
-    println!("created database {db_name}");
-
-    let result = run_in_database(params, &db_url, work_dir).await;
-
-    if let Err(e) = admin_execute(admin_url, &format!("DROP DATABASE {db_name} WITH (FORCE)")).await
-    {
-        eprintln!("warning: dropping database {db_name} failed: {e:#}");
-    }
+async fn run(params: &Params, environment: &Environment) -> anyhow::Result<()> {
+    let database = BenchDatabase::create(&environment.admin_url).await?;
+    let result = run_in_database(params, &database.url, &environment.work_dir).await;
+    database.drop(&environment.admin_url).await;
     result
 }
 
@@ -167,28 +122,11 @@ async fn run_in_database(params: &Params, db_url: &str, work_dir: &Path) -> anyh
             .await
             .context("running BENCH_SETUP_SQL")?;
     }
-    let token = tipsa
-        .run_to_end(&[
-            "apikey",
-            "create",
-            "--name",
-            "write_path bench",
-            "--scope",
-            "tips:submit",
-        ])
-        .context("tipsa apikey create")?;
-    let token = token.trim().to_owned();
-    if !token.starts_with("tipsa_") {
-        bail!("unexpected API key output: {token:?}");
-    }
+    let token = create_submit_key(&tipsa, "write_path bench")?;
 
     let mut server = tipsa.serve()?;
     let base = format!("http://127.0.0.1:{}", server.port);
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .tcp_nodelay(true)
-        .build()
-        .context("building the HTTP client")?;
+    let client = http_client()?;
     let outcome = async {
         wait_until_ready(&client, &base, &mut server).await?;
         println!(
@@ -196,12 +134,7 @@ async fn run_in_database(params: &Params, db_url: &str, work_dir: &Path) -> anyh
             params.pool_size
         );
         let bodies = build_bodies(&client, &base).await?;
-        let target = Target {
-            client,
-            url: format!("{base}/api/v1/tips"),
-            auth: format!("Bearer {token}"),
-            bodies: Arc::new(bodies),
-        };
+        let target = Target::new(client, std::slice::from_ref(&base), &token, bodies);
         let service = measure_service(params, &target).await?;
         Ok::<_, anyhow::Error>(service)
     }
@@ -212,362 +145,8 @@ async fn run_in_database(params: &Params, db_url: &str, work_dir: &Path) -> anyh
     let pgbench = run_pgbench(params, db_url, work_dir).await?;
 
     print_summary(params, &service, &pgbench);
-    if !server_log.trim().is_empty() {
-        let lines: Vec<&str> = server_log.lines().collect();
-        println!(
-            "\nnote: tipsa serve logged {} line(s) at warn or above; the first few:",
-            lines.len()
-        );
-        for line in lines.iter().take(5) {
-            println!("  {line}");
-        }
-    }
+    report_server_log("tipsa serve", &server_log);
     Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// The tipsa binary
-// ---------------------------------------------------------------------------------------------
-
-// ---------------------------------------------------------------------------------------------
-// PostgreSQL helpers
-// ---------------------------------------------------------------------------------------------
-
-async fn admin_execute(admin_url: &str, sql: &str) -> anyhow::Result<()> {
-    let mut conn = AsyncPgConnection::establish(admin_url)
-        .await
-        .context("connecting to PostgreSQL with the admin URL")?;
-    diesel::sql_query(sql)
-        .execute(&mut conn)
-        .await
-        .with_context(|| format!("running {sql}"))?;
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Payloads
-// ---------------------------------------------------------------------------------------------
-
-/// Sentences a tip description is assembled from; `{place}` and `{when}` are filled in.
-const SENTENCES: &[&str] = &[
-    "Under nattpassen på {place} är det ofta bara en undersköterska på plats för tre avdelningar, och ingen sjuksköterska finns i huset efter klockan 22.",
-    "{when} blev en boende liggande på golvet i nästan en timme innan någon hann komma, eftersom den enda personalen var upptagen på en annan avdelning.",
-    "Larmen går ofta utan att någon svarar, och vikarierna som tas in har inte fått någon introduktion i hur larmsystemet fungerar.",
-    "{when} fick en patient fel läkemedel vid kvällsutdelningen; dosetten var märkt med en annan persons namn och ingen kontrollerade mot ordinationslistan.",
-    "Signeringslistorna för läkemedel fylls i i efterhand, ibland flera dagar senare, och det går inte att se vem som faktiskt har gett vad.",
-    "Narkotikaklassade preparat förvaras i ett olåst skåp i personalrummet och räkningen av förrådet har inte gjorts på flera veckor.",
-    "Hygienrutinerna följs inte: personalen bär armbandsur och egna kläder i omvårdnadsarbetet, och handsprit saknas på flera ställen på {place}.",
-    "Inkontinensskydd byts för sällan och flera boende har fått trycksår som inte dokumenterats i journalen eller rapporterats vidare till sjuksköterskan.",
-    "Köket har under en längre tid serverat mat som varit kall och det finns boende som inte får hjälp att äta, vilket har lett till viktnedgång.",
-    "{when} såg jag hur en boende med demenssjukdom spändes fast i rullstolen med ett bälte utan att det fanns något beslut eller någon dokumentation om det.",
-    "Dörrarna till avdelningen låses på kvällarna med kodlås, vilket gör att boende som inte är dementa inte kan gå ut på egen hand.",
-    "När jag tog upp saken med enhetschefen fick jag höra att det är så det fungerar överallt och att jag inte ska göra någon stor sak av det.",
-    "Flera anhöriga har klagat skriftligt men har inte fått något svar, och klagomålen verkar inte ha registrerats som avvikelser.",
-    "Personalen har inte fått någon utbildning i basala hygienrutiner sedan i våras, trots att det har funnits utbrott av magsjuka på {place}.",
-    "Bemanningen har minskat sedan ny ledning tog över, och sjukfrånvaron bland ordinarie personal är nu mycket hög.",
-    "Jag vill vara anonym eftersom jag är rädd för repressalier, men jag kan bekräfta att detta har pågått i flera månader.",
-    "Avvikelserapporter som skrivs försvinner ofta utan åtgärd och vi som arbetar där får aldrig veta om något har utretts.",
-    "{when} lämnades en patient med hög fallrisk utan tillsyn i duschen, trots att vårdplanen säger att två personer alltid ska vara med.",
-    "Journalanteckningarna är bristfälliga och saknar ofta uppgifter om vilka insatser som faktiskt har utförts under dygnet.",
-    "Jag hoppas att IVO kan göra en inspektion, gärna oanmäld och gärna på natten, så att ni ser hur det faktiskt ser ut.",
-];
-
-const PLACES: &[&str] = &[
-    "boendet",
-    "avdelningen",
-    "enheten",
-    "korttidsboendet",
-    "gruppbostaden",
-    "vårdavdelningen",
-];
-
-const WHENS: &[&str] = &[
-    "I förra veckan",
-    "Natten till lördagen",
-    "Förra månaden",
-    "I söndags kväll",
-    "Vid två tillfällen i höstas",
-    "Under julhelgen",
-];
-
-const FACILITIES: &[&str] = &[
-    "Solgläntans äldreboende",
-    "Björkhagens LSS-boende",
-    "Vårdcentralen Ängen",
-    "Avdelning 12, Centrallasarettet",
-    "Lindgårdens vård- och omsorgsboende",
-    "Hemtjänsten Norra distriktet",
-    "Tallbackens korttidsboende",
-    "Akutmottagningen, Universitetssjukhuset",
-];
-
-const PROVIDERS: &[&str] = &[
-    "Kommunens vård- och omsorgsförvaltning",
-    "Omsorgsbolaget i Sverige AB",
-    "Regionens hälso- och sjukvård",
-    "Stiftelsen Vårdhemmet",
-];
-
-const FIRST_NAMES: &[&str] = &["Anna", "Erik", "Fatima", "Johan", "Maria", "Ahmed", "Karin"];
-const LAST_NAMES: &[&str] = &[
-    "Lindqvist",
-    "Andersson",
-    "Nilsson",
-    "Hassan",
-    "Berg",
-    "Öberg",
-];
-
-fn description(rng: &mut StdRng) -> String {
-    let target = rng.random_range(300..=900);
-    let mut order: Vec<usize> = (0..SENTENCES.len()).collect();
-    for i in (1..order.len()).rev() {
-        order.swap(i, rng.random_range(0..=i));
-    }
-    let mut text = String::new();
-    for index in order {
-        let place = PLACES.choose(rng).copied().unwrap_or("boendet");
-        let when = WHENS.choose(rng).copied().unwrap_or("Nyligen");
-        let sentence = SENTENCES[index]
-            .replace("{place}", place)
-            .replace("{when}", when);
-        let len = text.chars().count();
-        let next = len + 1 + sentence.chars().count();
-        if len >= 300 && (next > 900 || len >= target) {
-            break;
-        }
-        if !text.is_empty() {
-            text.push(' ');
-        }
-        text.push_str(&sentence);
-    }
-    text
-}
-
-fn codes(taxonomy: &Value, list: &str) -> anyhow::Result<Vec<String>> {
-    let codes: Vec<String> = taxonomy[list]
-        .as_array()
-        .with_context(|| format!("taxonomy has no {list} list"))?
-        .iter()
-        .filter_map(|item| item["code"].as_str().map(str::to_owned))
-        .collect();
-    Ok(codes)
-}
-
-/// Fetches the taxonomy and builds `BODY_COUNT` valid, varied tip bodies (serialised JSON).
-async fn build_bodies(client: &reqwest::Client, base: &str) -> anyhow::Result<Vec<String>> {
-    let taxonomy: Value = client
-        .get(format!("{base}/api/v1/taxonomy"))
-        .send()
-        .await
-        .context("GET /api/v1/taxonomy")?
-        .error_for_status()?
-        .json()
-        .await
-        .context("parsing the taxonomy")?;
-    let categories = codes(&taxonomy, "categories")?;
-    let sectors = codes(&taxonomy, "care_sectors")?;
-    let roles = codes(&taxonomy, "reporter_roles")?;
-    let regions = codes(&taxonomy, "regions")?;
-    let outbreaks = codes(&taxonomy, "outbreaks")?;
-    let mut municipalities: HashMap<String, Vec<String>> = HashMap::new();
-    for m in taxonomy["municipalities"].as_array().into_iter().flatten() {
-        if let (Some(code), Some(region)) = (m["code"].as_str(), m["region_code"].as_str()) {
-            municipalities
-                .entry(region.to_owned())
-                .or_default()
-                .push(code.to_owned());
-        }
-    }
-    if categories.is_empty() || sectors.is_empty() || roles.is_empty() || regions.is_empty() {
-        bail!("the taxonomy is missing categories, care sectors, reporter roles or regions");
-    }
-
-    let mut rng = StdRng::seed_from_u64(0x7195a);
-    let today = chrono::Utc::now().date_naive();
-    let mut bodies = Vec::with_capacity(BODY_COUNT);
-    for i in 0..BODY_COUNT {
-        let region = regions[i % regions.len()].clone();
-        let mut body = json!({
-            "category": categories.choose(&mut rng),
-            "care_sector": sectors.choose(&mut rng),
-            "region_code": region,
-            "reporter_role": roles.choose(&mut rng),
-            "description": description(&mut rng),
-        });
-        let fields = body
-            .as_object_mut()
-            .context("a tip body is a JSON object")?;
-        if let Some(list) = municipalities.get(&region)
-            && rng.random_bool(0.8)
-        {
-            fields.insert("municipality_code".into(), json!(list.choose(&mut rng)));
-        }
-        if rng.random_bool(0.5) {
-            fields.insert("facility_name".into(), json!(FACILITIES.choose(&mut rng)));
-        }
-        if rng.random_bool(0.25) {
-            fields.insert("care_provider".into(), json!(PROVIDERS.choose(&mut rng)));
-        }
-        if rng.random_bool(0.6) {
-            let days = rng.random_range(1..=180);
-            let date = today - chrono::Days::new(days);
-            fields.insert(
-                "occurred_on".into(),
-                json!(date.format("%Y-%m-%d").to_string()),
-            );
-        }
-        if rng.random_bool(0.3) {
-            fields.insert("ongoing".into(), json!(rng.random_bool(0.7)));
-        }
-        if !outbreaks.is_empty() && rng.random_bool(0.05) {
-            fields.insert("outbreak".into(), json!(outbreaks.choose(&mut rng)));
-        }
-        if rng.random_bool(0.3) {
-            let first = FIRST_NAMES.choose(&mut rng).copied().unwrap_or("Anna");
-            let last = LAST_NAMES.choose(&mut rng).copied().unwrap_or("Berg");
-            let mut reporter = json!({
-                "email": format!("{}.{}{i}@example.se", first.to_lowercase(), ascii_fold(last)),
-            });
-            if rng.random_bool(0.5) {
-                reporter["name"] = json!(format!("{first} {last}"));
-            }
-            if rng.random_bool(0.2) {
-                reporter["phone"] =
-                    json!(format!("070-{:03} {:02} {:02}", i % 1000, i % 97, i % 89));
-            }
-            fields.insert("reporter".into(), reporter);
-        }
-        if rng.random_bool(0.3) {
-            fields.insert("language".into(), json!("sv"));
-        }
-        bodies.push(serde_json::to_string(&body)?);
-    }
-    Ok(bodies)
-}
-
-fn ascii_fold(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            'å' | 'ä' | 'Å' | 'Ä' => 'a',
-            'ö' | 'Ö' => 'o',
-            c => c.to_ascii_lowercase(),
-        })
-        .collect()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Load generation
-// ---------------------------------------------------------------------------------------------
-
-#[derive(Clone)]
-struct Target {
-    client: reqwest::Client,
-    url: String,
-    auth: String,
-    bodies: Arc<Vec<String>>,
-}
-
-impl Target {
-    /// Sends one tip; `Ok(None)` on 201, `Ok(Some(description))` on any other answer.
-    async fn submit(&self, index: usize) -> Option<String> {
-        let body = self.bodies[index % self.bodies.len()].clone();
-        let result = self
-            .client
-            .post(&self.url)
-            .header(reqwest::header::AUTHORIZATION, &self.auth)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await;
-        match result {
-            Ok(response) if response.status() == reqwest::StatusCode::CREATED => {
-                // Read the body so the connection goes back to the pool.
-                match response.bytes().await {
-                    Ok(_) => None,
-                    Err(e) => Some(format!("reading the 201 body failed: {e}")),
-                }
-            }
-            Ok(response) => {
-                let status = response.status();
-                let text = response.text().await.unwrap_or_default();
-                Some(format!("{status}: {}", truncate(&text, 300)))
-            }
-            Err(e) => Some(format!("transport error: {e}")),
-        }
-    }
-}
-
-/// Latencies and failures of one phase.
-struct Recorder {
-    histogram: Histogram<u64>,
-    ok: u64,
-    errors: u64,
-    samples: Vec<String>,
-}
-
-impl Recorder {
-    fn new() -> Self {
-        Recorder {
-            histogram: Histogram::new_with_bounds(1, 120_000_000, 3)
-                .expect("valid histogram bounds"),
-            ok: 0,
-            errors: 0,
-            samples: Vec::new(),
-        }
-    }
-
-    fn record(&mut self, latency: Duration, failure: Option<String>) {
-        match failure {
-            None => {
-                self.ok += 1;
-                let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-                self.histogram.saturating_record(micros.max(1));
-            }
-            Some(failure) => {
-                self.errors += 1;
-                if self.samples.len() < ERROR_SAMPLES {
-                    self.samples.push(failure);
-                }
-            }
-        }
-    }
-
-    fn merge(&mut self, other: Recorder) {
-        self.ok += other.ok;
-        self.errors += other.errors;
-        for sample in other.samples {
-            if self.samples.len() < ERROR_SAMPLES {
-                self.samples.push(sample);
-            }
-        }
-        let _ = self.histogram.add(&other.histogram);
-    }
-
-    fn ms(&self, quantile: f64) -> f64 {
-        self.histogram.value_at_quantile(quantile) as f64 / 1000.0
-    }
-
-    fn percentiles(&self) -> String {
-        format!(
-            "p50 {:.1} ms  p90 {:.1} ms  p99 {:.1} ms  p99.9 {:.1} ms  max {:.1} ms",
-            self.ms(0.5),
-            self.ms(0.9),
-            self.ms(0.99),
-            self.ms(0.999),
-            self.max_ms()
-        )
-    }
-
-    fn max_ms(&self) -> f64 {
-        self.histogram.max() as f64 / 1000.0
-    }
-}
-
-struct PhaseResult {
-    recorder: Recorder,
-    /// Successful requests per second.
-    rate: f64,
 }
 
 struct ServiceResult {
@@ -631,138 +210,6 @@ async fn measure_service(params: &Params, target: &Target) -> anyhow::Result<Ser
         open,
         open_service_time,
     })
-}
-
-fn report_errors(phase: &str, recorder: &Recorder) {
-    if recorder.errors == 0 {
-        return;
-    }
-    println!(
-        "  {phase}: {} request(s) did not get 201; first ones:",
-        recorder.errors
-    );
-    for sample in &recorder.samples {
-        println!("    {sample}");
-    }
-}
-
-/// `connections` workers, each sending one request at a time until `duration` has passed.
-async fn closed_loop(target: &Target, connections: usize, duration: Duration) -> PhaseResult {
-    let start = Instant::now();
-    let deadline = start + duration;
-    let mut workers = tokio::task::JoinSet::new();
-    for worker in 0..connections {
-        let target = target.clone();
-        workers.spawn(async move {
-            let mut recorder = Recorder::new();
-            let mut index = worker * 7;
-            while Instant::now() < deadline {
-                let sent = Instant::now();
-                let failure = target.submit(index).await;
-                recorder.record(sent.elapsed(), failure);
-                index += connections;
-            }
-            recorder
-        });
-    }
-    let mut total = Recorder::new();
-    while let Some(joined) = workers.join_next().await {
-        match joined {
-            Ok(recorder) => total.merge(recorder),
-            Err(e) => {
-                total.errors += 1;
-                total.samples.push(format!("worker failed: {e}"));
-            }
-        }
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    PhaseResult {
-        rate: total.ok as f64 / elapsed,
-        recorder: total,
-    }
-}
-
-/// Requests at fixed intervals (`rate` per second) for `duration`, each in its own task, with
-/// latency measured from the scheduled send time.
-async fn open_loop(
-    target: &Target,
-    rate: f64,
-    duration: Duration,
-) -> (PhaseResult, Histogram<u64>) {
-    let total_requests = (rate * duration.as_secs_f64()).round().max(1.0) as u64;
-    let recorder = Arc::new(Mutex::new(Recorder::new()));
-    let service_time = Arc::new(Mutex::new(
-        Histogram::<u64>::new_with_bounds(1, 120_000_000, 3).expect("valid histogram bounds"),
-    ));
-    let last_done = Arc::new(Mutex::new(Instant::now()));
-    let mut tasks = tokio::task::JoinSet::new();
-    let start = Instant::now() + Duration::from_millis(20);
-    for i in 0..total_requests {
-        let scheduled = start + Duration::from_secs_f64(i as f64 / rate);
-        if scheduled > Instant::now() {
-            tokio::time::sleep_until(scheduled.into()).await;
-        }
-        let target = target.clone();
-        let task_recorder = Arc::clone(&recorder);
-        let service_time = Arc::clone(&service_time);
-        let last_done = Arc::clone(&last_done);
-        tasks.spawn(async move {
-            let sent = Instant::now();
-            let failure = target.submit(i as usize).await;
-            let done = Instant::now();
-            if failure.is_none()
-                && let Ok(mut h) = service_time.lock()
-            {
-                h.saturating_record(
-                    u64::try_from((done - sent).as_micros())
-                        .unwrap_or(u64::MAX)
-                        .max(1),
-                );
-            }
-            if let Ok(mut r) = task_recorder.lock() {
-                r.record(done.saturating_duration_since(scheduled), failure);
-            }
-            if let Ok(mut last) = last_done.lock() {
-                *last = (*last).max(done);
-            }
-        });
-        // Reap finished tasks as we go so the set stays small.
-        while let Some(joined) = tasks.try_join_next() {
-            if let Err(e) = joined
-                && let Ok(mut r) = recorder.lock()
-            {
-                r.record(Duration::ZERO, Some(format!("request task failed: {e}")));
-            }
-        }
-    }
-    while let Some(joined) = tasks.join_next().await {
-        if let Err(e) = joined
-            && let Ok(mut r) = recorder.lock()
-        {
-            r.record(Duration::ZERO, Some(format!("request task failed: {e}")));
-        }
-    }
-    let span = duration.as_secs_f64().max(
-        last_done
-            .lock()
-            .map(|last| last.saturating_duration_since(start).as_secs_f64())
-            .unwrap_or(0.0),
-    );
-    let recorder = Arc::try_unwrap(recorder)
-        .ok()
-        .and_then(|m| m.into_inner().ok())
-        .unwrap_or_else(Recorder::new);
-    let service_time = Arc::try_unwrap(service_time)
-        .ok()
-        .and_then(|m| m.into_inner().ok())
-        .unwrap_or_else(|| Histogram::new(3).expect("valid histogram"));
-    (
-        PhaseResult {
-            rate: recorder.ok as f64 / span,
-            recorder,
-        },
-        service_time,
-    )
 }
 
 // ---------------------------------------------------------------------------------------------

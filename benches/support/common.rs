@@ -113,7 +113,8 @@ impl Tipsa {
 
     pub fn serve(&self) -> anyhow::Result<Server> {
         let port = free_port()?;
-        let log_path = self.var_dir.join("serve.log");
+        // One log per port: a bench may run several nodes at once.
+        let log_path = self.var_dir.join(format!("serve-{port}.log"));
         let log = std::fs::File::create(&log_path)
             .with_context(|| format!("creating {}", log_path.display()))?;
         let child = self
