@@ -25,7 +25,8 @@
 //!    at fixed scheduled times, latency from the scheduled time: no coordinated omission) for
 //!    each variant, with a fresh node per variant: the default configuration; `wal_compression
 //!    = on`; `commit_delay = 200` and `= 1000` (µs) with `commit_siblings = 5`; and
-//!    `intake.batch_max_tips = 8`. PostgreSQL parameters are set on the bench database only
+//!    `intake.batch_max_tips = 8`; `intake.batch_queue = "shared"` (no tip waits behind a lane
+//!    whose commit stalls). PostgreSQL parameters are set on the bench database only
 //!    (`ALTER DATABASE … SET`, picked up by the new node's connections, reset afterwards);
 //!    `synchronous_commit` stays on. The default runs first and last, to show drift.
 //!    Target: p99 < 25 ms with the default configuration.
@@ -128,7 +129,7 @@ const DEFAULT: Variant = Variant {
     service: &[],
 };
 
-const VARIANTS: [Variant; 4] = [
+const VARIANTS: [Variant; 5] = [
     Variant {
         name: "wal_compression = on",
         database: &[("wal_compression", "on")],
@@ -148,6 +149,11 @@ const VARIANTS: [Variant; 4] = [
         name: "intake.batch_max_tips = 8",
         database: &[],
         service: &[("INTAKE__BATCH_MAX_TIPS", "8")],
+    },
+    Variant {
+        name: "intake.batch_queue = shared",
+        database: &[],
+        service: &[("INTAKE__BATCH_QUEUE", "shared")],
     },
 ];
 
