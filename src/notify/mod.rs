@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod digest;
+mod job_data;
 pub mod mail;
 pub mod messages;
 pub mod outbox;

@@ -8,11 +8,16 @@
 //! succeeded; a background task sends one `NOTIFY` on its own connection per burst — wake-ups
 //! that arrive while one is being sent merge into a single next one. A wake-up lost with a
 //! crashing process costs at most the workers' poll interval (`notify.poll_interval_ms`).
+//! The receiving side, each worker's `LISTEN` connection, is `listen`.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use futures_util::StreamExt;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use super::WAKE_CHANNEL;
 
@@ -76,6 +81,51 @@ async fn send_wake_ups(database_url: String, signal: Arc<Notify>) {
                     connection = None;
                 }
             }
+        }
+    }
+}
+
+/// How long the listener waits to connect and start listening before trying again.
+const LISTENER_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Listens for wake-ups on a connection of its own, reconnecting (every 2 s) when it is lost;
+/// wakes `wake` on each, and once after every (re)connect for what came meanwhile.
+pub(super) async fn listen(url: String, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let session = async {
+            // Bounded, so a database that accepts the connection but never answers (starting
+            // up, failing over) cannot keep the listener away for good.
+            let mut conn =
+                tokio::time::timeout(LISTENER_CONNECT_TIMEOUT, AsyncPgConnection::establish(&url))
+                    .await
+                    .context("connecting the listener timed out")?
+                    .context("connecting the listener")?;
+            tokio::time::timeout(
+                LISTENER_CONNECT_TIMEOUT,
+                diesel::sql_query(format!("LISTEN {}", super::WAKE_CHANNEL)).execute(&mut conn),
+            )
+            .await
+            .context("LISTEN timed out")??;
+            // Anything enqueued while not listening.
+            wake.notify_one();
+            let mut notifications = std::pin::pin!(conn.notifications_stream());
+            while let Some(notification) = notifications.next().await {
+                notification?;
+                wake.notify_one();
+            }
+            Ok::<_, anyhow::Error>(())
+        };
+        tokio::select! {
+            result = session => {
+                if let Err(error) = result {
+                    tracing::debug!(error = %format!("{error:#}"), "notification listener lost its connection");
+                }
+            }
+            _ = stop.changed() => return,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = stop.changed() => return,
         }
     }
 }

@@ -5,15 +5,12 @@
 //! shutdown stops claiming, lets in-flight sends finish (within a grace period) and releases
 //! the rest. Runs inside `tipsa serve` and as `tipsa worker`; any number may run at once.
 
-use crate::monitoring::Delivery;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use chrono::{DateTime, Utc};
-use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use chrono::Utc;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use tokio::sync::{Notify, watch};
@@ -21,13 +18,15 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::digest::DigestSchedule;
+use super::job_data::{load_digest, load_tip, team_name};
 use super::mail::{Mailer, scrub};
-use super::messages::{self, Context, Envelope, Rendered, TipFacts};
+use super::messages::{self, Context, Envelope, Rendered};
 use super::{JobKind, outbox, recipients};
 use crate::config::{NotifySettings, Settings};
 use crate::crypto::Crypto;
 use crate::db::{self, DbPool};
 use crate::domain::{Language, Taxonomy};
+use crate::monitoring::Delivery;
 use crate::triage::TriageRules;
 use crate::triage::config::Team;
 
@@ -133,7 +132,11 @@ pub async fn run(notifier: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
         "notification worker started"
     );
     let wake = Arc::new(Notify::new());
-    let listener = tokio::spawn(listen(n.database_url.clone(), wake.clone(), stop.clone()));
+    let listener = tokio::spawn(super::wake::listen(
+        n.database_url.clone(),
+        wake.clone(),
+        stop.clone(),
+    ));
     let concurrency = n.settings.concurrency;
     let poll = Duration::from_millis(n.settings.poll_interval_ms);
     let maintenance_every = Duration::from_secs(n.settings.maintenance_interval_seconds);
@@ -267,49 +270,6 @@ async fn maintenance(n: &Notifier) -> anyhow::Result<()> {
 }
 
 /// Listens for wake-ups; reconnects after a failure. Polling covers the gaps.
-/// How long the listener waits to connect and start listening before trying again.
-const LISTENER_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-async fn listen(url: String, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
-    loop {
-        let session = async {
-            // Bounded, so a database that accepts the connection but never answers (starting
-            // up, failing over) cannot keep the listener away for good.
-            let mut conn =
-                tokio::time::timeout(LISTENER_CONNECT_TIMEOUT, AsyncPgConnection::establish(&url))
-                    .await
-                    .context("connecting the listener timed out")?
-                    .context("connecting the listener")?;
-            tokio::time::timeout(
-                LISTENER_CONNECT_TIMEOUT,
-                diesel::sql_query(format!("LISTEN {}", super::WAKE_CHANNEL)).execute(&mut conn),
-            )
-            .await
-            .context("LISTEN timed out")??;
-            // Anything enqueued while not listening.
-            wake.notify_one();
-            let mut notifications = std::pin::pin!(conn.notifications_stream());
-            while let Some(notification) = notifications.next().await {
-                notification?;
-                wake.notify_one();
-            }
-            Ok::<_, anyhow::Error>(())
-        };
-        tokio::select! {
-            result = session => {
-                if let Err(error) = result {
-                    tracing::debug!(error = %format!("{error:#}"), "notification listener lost its connection");
-                }
-            }
-            _ = stop.changed() => return,
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-            _ = stop.changed() => return,
-        }
-    }
-}
-
 /// What became of one attempt.
 enum Outcome {
     Sent,
@@ -484,150 +444,6 @@ async fn record(
         }
     }
     Ok(())
-}
-
-/// The tip columns an email may use, plus what decides recipients.
-struct TipForMail {
-    facts: TipFacts,
-    team: String,
-    status: String,
-    assignee: Option<String>,
-    language: String,
-    contact_key_id: Option<String>,
-    contact_ciphertext: Option<Vec<u8>>,
-}
-
-type TipColumns = (
-    Uuid,
-    String,
-    String,
-    String,
-    String,
-    DateTime<Utc>,
-    Option<i64>,
-    String,
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<Vec<u8>>,
-);
-
-/// The number of a tip's files, as a subquery of a `tips` select.
-#[diesel::dsl::auto_type]
-fn attachment_count() -> _ {
-    crate::db::schema::attachments::table
-        .filter(crate::db::schema::attachments::tip_id.eq(crate::db::schema::tips::id.nullable()))
-        .count()
-        .single_value()
-}
-
-async fn load_tip(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<TipForMail>> {
-    use crate::db::schema::tips;
-    let row: Option<TipColumns> = tips::table
-        .find(id)
-        .select((
-            tips::id,
-            tips::reference,
-            tips::region_code,
-            tips::category,
-            tips::priority,
-            tips::due_at,
-            attachment_count(),
-            tips::team,
-            tips::status,
-            tips::assignee,
-            tips::language,
-            tips::contact_key_id,
-            tips::contact_ciphertext,
-        ))
-        .first(conn)
-        .await
-        .optional()?;
-    Ok(row.map(
-        |(
-            id,
-            reference,
-            region_code,
-            category,
-            priority,
-            due_at,
-            attachments,
-            team,
-            status,
-            assignee,
-            language,
-            contact_key_id,
-            contact_ciphertext,
-        )| TipForMail {
-            facts: TipFacts {
-                id,
-                reference,
-                region_code,
-                category,
-                priority,
-                due_at,
-                attachments: attachments.unwrap_or(0),
-            },
-            team,
-            status,
-            assignee,
-            language,
-            contact_key_id,
-            contact_ciphertext,
-        },
-    ))
-}
-
-/// A digest entry's tip: id, reference, region, category, priority, due, number of files.
-type DigestColumns = (
-    Uuid,
-    String,
-    String,
-    String,
-    String,
-    DateTime<Utc>,
-    Option<i64>,
-);
-
-async fn load_digest(conn: &mut AsyncPgConnection, job_id: Uuid) -> QueryResult<Vec<TipFacts>> {
-    use crate::db::schema::{notification_digest_entries as entries, tips};
-    let rows: Vec<DigestColumns> = entries::table
-        .inner_join(tips::table.on(tips::id.eq(entries::tip_id)))
-        .filter(entries::job_id.eq(job_id))
-        .order((tips::priority_rank.asc(), tips::submitted_at.asc()))
-        .select((
-            tips::id,
-            tips::reference,
-            tips::region_code,
-            tips::category,
-            tips::priority,
-            tips::due_at,
-            attachment_count(),
-        ))
-        .load(conn)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(id, reference, region_code, category, priority, due_at, attachments)| TipFacts {
-                id,
-                reference,
-                region_code,
-                category,
-                priority,
-                due_at,
-                attachments: attachments.unwrap_or(0),
-            },
-        )
-        .collect())
-}
-
-fn team_name<'a>(teams: &'a [Team], code: &'a str) -> &'a str {
-    teams
-        .iter()
-        .find(|t| t.code == code)
-        .map_or(code, |t| t.name.as_str())
 }
 
 /// Reads what the job needs (no connection is held while sending), renders it and sends it.
