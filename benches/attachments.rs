@@ -52,10 +52,9 @@ mod common;
 mod generate;
 
 use common::{
-    RssSampler, Tipsa, database_url, env_number, pass, proc_status_bytes, reset_peak_rss, truncate,
-    unix_time, wait_until_ready,
+    Environment, RssSampler, Tipsa, admin_execute, database_url, env_number, pass,
+    proc_status_bytes, reset_peak_rss, truncate, unix_time, wait_until_ready,
 };
-use generate::start_embedded_cluster;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -106,35 +105,16 @@ impl Params {
 
 fn main() -> anyhow::Result<()> {
     let params = Params::from_env()?;
-    let work_dir = std::env::temp_dir().join(format!(
-        "tipsa-bench-att-{}-{}",
-        std::process::id(),
-        unix_time()
-    ));
-    std::fs::create_dir_all(&work_dir)
-        .with_context(|| format!("creating {}", work_dir.display()))?;
-
-    let (admin_url, cluster) = match std::env::var("TIPSA_BENCH_DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => (url.trim().to_owned(), None),
-        _ => {
-            let cluster = start_embedded_cluster(&work_dir)?;
-            (cluster.url("postgres"), Some(cluster))
-        }
-    };
+    let env = Environment::start()?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("building the tokio runtime")?;
-    let result = runtime.block_on(run(&params, &admin_url, &work_dir));
+    let result = runtime.block_on(run(&params, &env.admin_url, &env.work_dir));
     drop(runtime);
 
-    if let Some(Err(e)) = cluster.map(tipsa::db::embedded::LocalCluster::stop) {
-        eprintln!("warning: stopping the embedded PostgreSQL cluster failed: {e:#}");
-    }
-    if let Err(e) = std::fs::remove_dir_all(&work_dir) {
-        eprintln!("warning: removing {}: {e}", work_dir.display());
-    }
+    env.finish();
     result
 }
 
@@ -615,17 +595,6 @@ async fn write_raw(conn: &mut AsyncPgConnection, file: &'static [u8]) -> anyhow:
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL helpers
 // ---------------------------------------------------------------------------------------------
-
-async fn admin_execute(admin_url: &str, sql: &str) -> anyhow::Result<()> {
-    let mut conn = AsyncPgConnection::establish(admin_url)
-        .await
-        .context("connecting to PostgreSQL with the admin URL")?;
-    diesel::sql_query(sql)
-        .execute(&mut conn)
-        .await
-        .with_context(|| format!("running {sql}"))?;
-    Ok(())
-}
 
 /// Both phases start from a checkpoint, so neither pays for the other's WAL.
 async fn checkpoint(db_url: &str) {

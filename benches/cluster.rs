@@ -67,10 +67,10 @@ mod payloads;
 #[path = "support/cluster_report.rs"]
 mod report;
 
-use common::{Server, Tipsa, env_number, free_port, wait_until_ready};
+use common::{Environment, Server, Tipsa, admin_execute, env_number, free_port, wait_until_ready};
 use load::{
-    BenchDatabase, Environment, Target, admin_execute, closed_loop, create_submit_key, http_client,
-    open_loop, report_errors, report_server_log,
+    BenchDatabase, Target, closed_loop, create_submit_key, http_client, open_loop, report_errors,
+    report_server_log,
 };
 use observe::{Scraper, Scrapes, Usage};
 use report::{ClosedRound, OpenRound};

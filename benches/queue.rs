@@ -52,8 +52,11 @@ mod common;
 #[path = "support/generate.rs"]
 mod generate;
 
-use common::{Tipsa, database_url, env_number, pass, truncate, unix_time, wait_until_ready};
-use generate::{Extras, Generation, execute, generate_tips, start_embedded_cluster};
+use common::{
+    Environment, Tipsa, admin_execute, database_url, env_number, pass, truncate, unix_time,
+    wait_until_ready,
+};
+use generate::{Extras, Generation, execute, generate_tips};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -126,44 +129,25 @@ impl Params {
 fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let params = Params::from_env()?;
-    let work_dir = std::env::temp_dir().join(format!(
-        "tipsa-queue-bench-{}-{}",
-        std::process::id(),
-        unix_time()
-    ));
-    std::fs::create_dir_all(&work_dir)
-        .with_context(|| format!("creating {}", work_dir.display()))?;
-
-    let (admin_url, cluster) = match std::env::var("TIPSA_BENCH_DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => (url.trim().to_owned(), None),
-        _ => {
-            let cluster = start_embedded_cluster(&work_dir)?;
-            (cluster.url("postgres"), Some(cluster))
-        }
-    };
+    let env = Environment::start()?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("building the tokio runtime")?;
-    let result = runtime.block_on(run(&params, &admin_url, &work_dir));
+    let result = runtime.block_on(run(&params, &env.admin_url, &env.work_dir));
     drop(runtime);
 
-    if let Some(cluster) = cluster {
-        if params.keep_db {
-            println!(
-                "note: the embedded cluster ({}) is stopped now if this run started it; it picks \
-                 a new port when started again",
-                cluster.data_dir().display()
-            );
-        }
-        if let Err(e) = cluster.stop() {
-            eprintln!("warning: stopping the embedded PostgreSQL cluster failed: {e:#}");
-        }
+    if let Some(data_dir) = env.cluster_data_dir()
+        && params.keep_db
+    {
+        println!(
+            "note: the embedded cluster ({}) is stopped now if this run started it; it picks \
+             a new port when started again",
+            data_dir.display()
+        );
     }
-    if let Err(e) = std::fs::remove_dir_all(&work_dir) {
-        eprintln!("warning: removing {}: {e}", work_dir.display());
-    }
+    env.finish();
     if result.is_ok() {
         println!("\nwhole run took {:.0} s", started.elapsed().as_secs_f64());
     }
@@ -727,10 +711,3 @@ fn print_summary(params: &Params, generation: &Generation, lines: &Lines, plans:
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL helpers
 // ---------------------------------------------------------------------------------------------
-
-async fn admin_execute(admin_url: &str, sql: &str) -> anyhow::Result<()> {
-    let mut conn = AsyncPgConnection::establish(admin_url)
-        .await
-        .context("connecting to PostgreSQL with the admin URL")?;
-    execute(&mut conn, sql).await
-}

@@ -34,8 +34,11 @@ mod common;
 #[path = "support/generate.rs"]
 mod generate;
 
-use common::{Tipsa, database_url, env_number, pass, truncate, unix_time, wait_until_ready};
-use generate::{Extras, execute, generate_tips, start_embedded_cluster};
+use common::{
+    Environment, Tipsa, admin_execute, database_url, env_number, pass, truncate, unix_time,
+    wait_until_ready,
+};
+use generate::{Extras, execute, generate_tips};
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -68,41 +71,17 @@ fn main() -> anyhow::Result<()> {
             .map(|v| matches!(v.trim(), "1" | "true" | "yes"))
             .unwrap_or(false),
     };
-    let work_dir = std::env::temp_dir().join(format!(
-        "tipsa-stats-bench-{}-{}",
-        std::process::id(),
-        unix_time()
-    ));
-    std::fs::create_dir_all(&work_dir)?;
-    let (admin_url, cluster) = match std::env::var("TIPSA_BENCH_DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => (url.trim().to_owned(), None),
-        _ => {
-            let cluster = start_embedded_cluster(&work_dir)?;
-            (cluster.url("postgres"), Some(cluster))
-        }
-    };
+    let env = Environment::start()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let result = runtime.block_on(run(&params, &admin_url, &work_dir));
+    let result = runtime.block_on(run(&params, &env.admin_url, &env.work_dir));
     drop(runtime);
-    if let Some(cluster) = cluster
-        && let Err(e) = cluster.stop()
-    {
-        eprintln!("warning: stopping the embedded PostgreSQL cluster failed: {e:#}");
-    }
-    let _ = std::fs::remove_dir_all(&work_dir);
+    env.finish();
     if result.is_ok() {
         println!("\nwhole run took {:.0} s", started.elapsed().as_secs_f64());
     }
     result
-}
-
-async fn admin_execute(admin_url: &str, sql: &str) -> anyhow::Result<()> {
-    let mut conn = AsyncPgConnection::establish(admin_url)
-        .await
-        .context("connecting with the admin URL")?;
-    execute(&mut conn, sql).await
 }
 
 async fn run(params: &Params, admin_url: &str, work_dir: &Path) -> anyhow::Result<()> {

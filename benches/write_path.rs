@@ -48,10 +48,10 @@ mod load;
 #[path = "support/payloads.rs"]
 mod payloads;
 
-use common::{Tipsa, env_number, pass, wait_until_ready};
+use common::{Environment, Tipsa, env_number, pass, wait_until_ready};
 use load::{
-    BenchDatabase, Environment, PhaseResult, Target, closed_loop, create_submit_key, http_client,
-    open_loop, report_errors, report_server_log,
+    BenchDatabase, PhaseResult, Target, closed_loop, create_submit_key, http_client, open_loop,
+    report_errors, report_server_log,
 };
 use payloads::{SENTENCES, build_bodies};
 

@@ -332,3 +332,86 @@ impl RssSampler {
 pub fn pass(ok: bool) -> &'static str {
     if ok { "PASS" } else { "FAIL" }
 }
+
+/// A scratch directory and the PostgreSQL server a bench runs against: the server named by
+/// `TIPSA_BENCH_DATABASE_URL` (an admin URL able to create and drop databases) or else the
+/// project's embedded cluster, started here and stopped by `finish`.
+pub struct Environment {
+    pub work_dir: PathBuf,
+    pub admin_url: String,
+    cluster: Option<tipsa::db::embedded::LocalCluster>,
+}
+
+impl Environment {
+    pub fn start() -> anyhow::Result<Self> {
+        let work_dir = std::env::temp_dir().join(format!(
+            "tipsa-bench-{}-{}",
+            std::process::id(),
+            unix_time()
+        ));
+        std::fs::create_dir_all(&work_dir)
+            .with_context(|| format!("creating {}", work_dir.display()))?;
+        let (admin_url, cluster) = match std::env::var("TIPSA_BENCH_DATABASE_URL") {
+            Ok(url) if !url.trim().is_empty() => (url.trim().to_owned(), None),
+            _ => {
+                let cluster = start_embedded_cluster(&work_dir)?;
+                (cluster.url("postgres"), Some(cluster))
+            }
+        };
+        Ok(Environment {
+            work_dir,
+            admin_url,
+            cluster,
+        })
+    }
+
+    /// The embedded cluster's data directory, if this run uses it.
+    pub fn cluster_data_dir(&self) -> Option<PathBuf> {
+        self.cluster
+            .as_ref()
+            .map(tipsa::db::embedded::LocalCluster::data_dir)
+    }
+
+    /// Stops the embedded cluster (if this run started one) and removes the scratch directory.
+    pub fn finish(self) {
+        if let Some(Err(e)) = self.cluster.map(tipsa::db::embedded::LocalCluster::stop) {
+            eprintln!("warning: stopping the embedded PostgreSQL cluster failed: {e:#}");
+        }
+        if let Err(e) = std::fs::remove_dir_all(&self.work_dir) {
+            eprintln!("warning: removing {}: {e}", self.work_dir.display());
+        }
+    }
+}
+
+pub fn start_embedded_cluster(
+    work_dir: &Path,
+) -> anyhow::Result<tipsa::db::embedded::LocalCluster> {
+    let config_dir = work_dir.join("empty-config");
+    std::fs::create_dir_all(&config_dir)?;
+    let settings = tipsa::config::Settings::load_from(&config_dir, "development", false)
+        .context("loading default settings")?;
+    // Beside the build output this run uses (cargo passes CARGO_TARGET_DIR through).
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let root = target_dir.join("tipsa-bench-pg");
+    println!(
+        "starting the embedded PostgreSQL cluster in {} (set TIPSA_BENCH_DATABASE_URL to use another server)",
+        root.display()
+    );
+    tipsa::db::embedded::LocalCluster::start(&root, &settings.embedded_postgres)
+        .context("starting the embedded PostgreSQL cluster")
+}
+
+/// Runs one statement on a fresh connection to `url`.
+pub async fn admin_execute(url: &str, sql: &str) -> anyhow::Result<()> {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let mut conn = AsyncPgConnection::establish(url)
+        .await
+        .context("connecting to PostgreSQL")?;
+    diesel::sql_query(sql)
+        .execute(&mut conn)
+        .await
+        .with_context(|| format!("running {sql}"))?;
+    Ok(())
+}

@@ -12,7 +12,6 @@
 
 #![allow(dead_code)] // each bench uses a different part
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -529,24 +528,4 @@ pub async fn generate_tips(db_url: &str, count: u64, extras: Extras) -> anyhow::
         vacuum,
         table_size: size.size,
     })
-}
-
-pub fn start_embedded_cluster(
-    work_dir: &Path,
-) -> anyhow::Result<tipsa::db::embedded::LocalCluster> {
-    let config_dir = work_dir.join("empty-config");
-    std::fs::create_dir_all(&config_dir)?;
-    let settings = tipsa::config::Settings::load_from(&config_dir, "development", false)
-        .context("loading default settings")?;
-    // Beside the build output this run uses (cargo passes CARGO_TARGET_DIR through).
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let root = target_dir.join("tipsa-bench-pg");
-    println!(
-        "starting the embedded PostgreSQL cluster in {} (set TIPSA_BENCH_DATABASE_URL to use another server)",
-        root.display()
-    );
-    tipsa::db::embedded::LocalCluster::start(&root, &settings.embedded_postgres)
-        .context("starting the embedded PostgreSQL cluster")
 }

@@ -8,16 +8,14 @@
 
 #![allow(dead_code)] // each bench uses a different part
 
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use hdrhistogram::Histogram;
 
-use crate::common::{Tipsa, database_url, truncate, unix_time};
+use crate::common::{Tipsa, admin_execute, database_url, truncate, unix_time};
 
 /// How many failed responses are kept to show.
 const ERROR_SAMPLES: usize = 5;
@@ -25,67 +23,6 @@ const ERROR_SAMPLES: usize = 5;
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL for the run
 // ---------------------------------------------------------------------------------------------
-
-/// A scratch directory and the PostgreSQL server a bench runs against: the server named by
-/// `TIPSA_BENCH_DATABASE_URL` (an admin URL able to create and drop databases) or else the
-/// project's embedded cluster, started here and stopped by `finish`.
-pub struct Environment {
-    pub work_dir: PathBuf,
-    pub admin_url: String,
-    cluster: Option<tipsa::db::embedded::LocalCluster>,
-}
-
-impl Environment {
-    pub fn start() -> anyhow::Result<Self> {
-        let work_dir = std::env::temp_dir().join(format!(
-            "tipsa-bench-{}-{}",
-            std::process::id(),
-            unix_time()
-        ));
-        std::fs::create_dir_all(&work_dir)
-            .with_context(|| format!("creating {}", work_dir.display()))?;
-        let (admin_url, cluster) = match std::env::var("TIPSA_BENCH_DATABASE_URL") {
-            Ok(url) if !url.trim().is_empty() => (url.trim().to_owned(), None),
-            _ => {
-                let cluster = start_embedded_cluster(&work_dir)?;
-                (cluster.url("postgres"), Some(cluster))
-            }
-        };
-        Ok(Environment {
-            work_dir,
-            admin_url,
-            cluster,
-        })
-    }
-
-    /// Stops the embedded cluster (if this run started one) and removes the scratch directory.
-    pub fn finish(self) {
-        if let Some(Err(e)) = self.cluster.map(tipsa::db::embedded::LocalCluster::stop) {
-            eprintln!("warning: stopping the embedded PostgreSQL cluster failed: {e:#}");
-        }
-        if let Err(e) = std::fs::remove_dir_all(&self.work_dir) {
-            eprintln!("warning: removing {}: {e}", self.work_dir.display());
-        }
-    }
-}
-
-fn start_embedded_cluster(work_dir: &Path) -> anyhow::Result<tipsa::db::embedded::LocalCluster> {
-    let config_dir = work_dir.join("empty-config");
-    std::fs::create_dir_all(&config_dir)?;
-    let settings = tipsa::config::Settings::load_from(&config_dir, "development", false)
-        .context("loading default settings")?;
-    // Beside the build output this run uses (cargo passes CARGO_TARGET_DIR through).
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let root = target_dir.join("tipsa-bench-pg");
-    println!(
-        "starting the embedded PostgreSQL cluster in {} (set TIPSA_BENCH_DATABASE_URL to use another server)",
-        root.display()
-    );
-    tipsa::db::embedded::LocalCluster::start(&root, &settings.embedded_postgres)
-        .context("starting the embedded PostgreSQL cluster")
-}
 
 /// The run's own database, `tipsa_bench_<unix time>`.
 pub struct BenchDatabase {
@@ -111,18 +48,6 @@ impl BenchDatabase {
             eprintln!("warning: dropping database {} failed: {e:#}", self.name);
         }
     }
-}
-
-/// Runs one statement on a fresh connection to `url`.
-pub async fn admin_execute(url: &str, sql: &str) -> anyhow::Result<()> {
-    let mut conn = AsyncPgConnection::establish(url)
-        .await
-        .context("connecting to PostgreSQL")?;
-    diesel::sql_query(sql)
-        .execute(&mut conn)
-        .await
-        .with_context(|| format!("running {sql}"))?;
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
