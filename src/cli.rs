@@ -38,7 +38,12 @@ pub enum Command {
     /// Apply pending database migrations and exit.
     Migrate,
     /// Exit 0 if the local server answers /readyz (for container health checks).
-    Healthcheck,
+    Healthcheck {
+        /// Check a local `tipsa worker` instead: its metrics listener (`metrics.worker_listen`)
+        /// answers /healthz.
+        #[arg(long)]
+        worker: bool,
+    },
     /// Triage stored tips again with the current rules (each records a `retriaged` event).
     Retriage {
         /// One tip by id.
@@ -130,7 +135,21 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             .await
         }
         Command::Apikey { action } => run_apikey(action, &settings).await,
-        Command::Healthcheck => healthcheck(settings.server.port).await,
+        Command::Healthcheck { worker: false } => {
+            healthcheck(settings.server.port, "/readyz").await
+        }
+        Command::Healthcheck { worker: true } => {
+            let address: std::net::SocketAddr = settings
+                .metrics
+                .worker_listen
+                .parse()
+                .context("metrics.worker_listen")?;
+            anyhow::ensure!(
+                settings.metrics.enabled,
+                "the worker answers health checks on its metrics listener: metrics.enabled is false"
+            );
+            healthcheck(address.port(), "/healthz").await
+        }
         Command::Retriage { tip, all_open } => run_retriage(&settings, tip, all_open).await,
         Command::User { action } => {
             with_rules(&settings, async |conn, crypto, rules| {
@@ -393,12 +412,12 @@ async fn run_retriage(
 }
 
 /// A minimal HTTP/1.0 GET of /readyz on the local port (the runtime image has no curl).
-async fn healthcheck(port: u16) -> anyhow::Result<()> {
+async fn healthcheck(port: u16, path: &str) -> anyhow::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let work = async {
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
         stream
-            .write_all(b"GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
             .await?;
         let mut response = Vec::new();
         stream.read_to_end(&mut response).await?;

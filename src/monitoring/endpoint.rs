@@ -59,6 +59,8 @@ impl MetricsServer {
             App::new()
                 .app_data(sources.clone())
                 .route("/metrics", web::get().to(scrape))
+                // Liveness for `tipsa healthcheck --worker` (no token: it tells nothing).
+                .route("/healthz", web::get().to(HttpResponse::Ok))
         })
         .workers(1)
         .disable_signals()

@@ -242,6 +242,20 @@ fn start_worker(db: &TestDatabase, port: u16) -> Child {
         .unwrap()
 }
 
+/// `tipsa healthcheck --worker` against a worker whose metrics listen on `port`.
+fn worker_healthcheck(port: u16) -> bool {
+    Command::new(env!("CARGO_BIN_EXE_tipsa"))
+        .args(["healthcheck", "--worker"])
+        .env_clear()
+        .env("TIPSA_CONFIG_DIR", "/nonexistent-tipsa-config")
+        .env("TIPSA__METRICS__WORKER_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
 #[tokio::test]
 async fn the_worker_exposes_its_own_metrics() {
     let app = spawn_app().await;
@@ -267,8 +281,11 @@ async fn the_worker_exposes_its_own_metrics() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The container health check of a worker asks its metrics listener.
+    assert!(worker_healthcheck(port), "a running worker is healthy");
     let _ = worker.kill();
     let _ = worker.wait();
+    assert!(!worker_healthcheck(port), "a stopped worker is not");
     assert_eq!(
         sample(&text, "tipsa_build_info", &[("role", "worker")]),
         Some(1.0),

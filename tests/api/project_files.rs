@@ -169,7 +169,10 @@ fn docker_compose_runs_the_production_shape() {
     let env = environment(worker);
     assert_eq!(env["TIPSA__METRICS__WORKER_LISTEN"], "0.0.0.0:9465");
     // The image's check asks /readyz on 8080, which a worker does not serve.
-    assert_eq!(worker["healthcheck"]["disable"].as_bool(), Some(true));
+    assert_eq!(
+        strings(&worker["healthcheck"]["test"]),
+        ["CMD", "tipsa", "healthcheck", "--worker"]
+    );
     assert_eq!(
         condition(worker, "migrate"),
         Some("service_completed_successfully")
