@@ -128,6 +128,9 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Worker => run_worker(settings).await,
         Command::Notify { action } => run_notify(action, &settings).await,
         Command::Migrate => {
+            // Migrates whatever `database.migrate_on_start` says: that is what it is for.
+            let mut settings = settings;
+            settings.database.migrate_on_start = true;
             with_database(&settings, |_| async {
                 // Migrations already ran in with_database.
                 Ok(())
@@ -486,7 +489,9 @@ async fn run_apikey(action: ApikeyCommand, settings: &Settings) -> anyhow::Resul
 }
 
 /// Opens the database (starting the local cluster if configured so), applies pending
-/// migrations, runs `work`, and stops the cluster again.
+/// migrations (or, with `database.migrate_on_start = false`, insists there are none: then only
+/// `tipsa migrate` needs the right to change the schema), runs `work`, and stops the cluster
+/// again.
 async fn with_database<F, Fut>(settings: &Settings, work: F) -> anyhow::Result<()>
 where
     F: FnOnce(String) -> Fut,
@@ -494,11 +499,27 @@ where
 {
     let database = Database::open(settings).await?;
     let result = async {
-        let applied = migrate::run_pending(&database.url).await?;
-        if applied.is_empty() {
-            tracing::info!("database schema is up to date");
+        if settings.database.migrate_on_start {
+            let applied = migrate::run_pending(&database.url).await?;
+            if applied.is_empty() {
+                tracing::info!("database schema is up to date");
+            } else {
+                tracing::info!(migrations = ?applied, "applied database migrations");
+            }
         } else {
-            tracing::info!(migrations = ?applied, "applied database migrations");
+            let mut conn = AsyncPgConnection::establish(&database.url)
+                .await
+                .context("connecting to PostgreSQL")?;
+            // A database never migrated has no migrations table: that is "pending" too.
+            match migrate::is_up_to_date(&mut conn, &migrate::embedded_versions()).await {
+                Ok(true) => {}
+                Ok(false) => anyhow::bail!(
+                    "the database has migrations pending and database.migrate_on_start is false: run `tipsa migrate` first"
+                ),
+                Err(error) => anyhow::bail!(
+                    "cannot tell which migrations have run ({error}) and database.migrate_on_start is false: run `tipsa migrate` first"
+                ),
+            }
         }
         work(database.url.clone()).await
     }

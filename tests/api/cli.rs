@@ -271,3 +271,46 @@ async fn healthcheck_reports_readiness_of_the_local_server() {
         .unwrap();
     assert!(!down.status.success());
 }
+
+#[tokio::test]
+async fn with_migrate_on_start_off_only_tipsa_migrate_changes_the_schema() {
+    let db = TestDatabase::empty().await;
+    let var = temp_dir("no-migrate");
+    let run = |args: &[&str]| {
+        tipsa(Some(&db.url), &var)
+            .env("TIPSA__DATABASE__MIGRATE_ON_START", "false")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let refused = run(&["apikey", "list"]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("run `tipsa migrate` first"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    use diesel_async::RunQueryDsl;
+    let mut conn = db.connect().await;
+    #[derive(diesel::QueryableByName)]
+    struct Tables {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let tables = |n: Tables| n.n;
+    let before: Tables = diesel::sql_query(
+        "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(tables(before), 0, "nothing was created");
+
+    assert!(run(&["migrate"]).status.success());
+    let listed = run(&["apikey", "list"]);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+}
