@@ -1,6 +1,6 @@
-//! Logging in and out: password, then the second factor (or its enrolment, with recovery codes
-//! shown once); a new session token at each step; logout here or everywhere; the language
-//! choice; the first-run link that creates the first admin and the links that set a password.
+//! Logging in: the password step (with the per-account lock-out), then the second factor, a
+//! new session token at each step. Enrolment is in `enrolment`, logout and the language choice
+//! in `sign_out`, the one-time links in `password_links`.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -8,16 +8,10 @@ use askama::Template;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{
-    Chrome, ENROL, LOGIN, SECOND_FACTOR, SignedIn, lang_of, login_lang, message_page,
-    removed_session_cookie, safe_next, session_cookie, signed_in,
-};
+use super::{Chrome, ENROL, LOGIN, SECOND_FACTOR, lang_of, login_lang, safe_next, session_cookie};
 use crate::audit::{self, AuditAction};
-use crate::auth::accounts::{self, LinkPurpose, NewAccount};
 use crate::auth::login::{self, LoginError};
 use crate::auth::sessions::{self, Stage};
-use crate::auth::{passwords, second_factor};
-use crate::domain::FieldError;
 use crate::ratelimit::Action as Limited;
 use crate::state::AppState;
 use crate::telemetry;
@@ -48,95 +42,34 @@ pub struct SecondFactorPage<'a> {
     pub code: Field,
 }
 
-#[derive(Template)]
-#[template(path = "inspector/enrol.html")]
-pub struct EnrolPage<'a> {
-    pub chrome: Chrome<'a>,
-    pub t: &'a Texts,
-    pub title: String,
-    pub qr_svg: String,
-    pub secret_text: String,
-    pub code: Field,
-}
-
-#[derive(Template)]
-#[template(path = "inspector/recovery_codes.html")]
-pub struct RecoveryCodesPage<'a> {
-    pub chrome: Chrome<'a>,
-    pub t: &'a Texts,
-    pub title: String,
-    pub codes: Vec<String>,
-}
-
-#[derive(Template)]
-#[template(path = "inspector/set_password.html")]
-pub struct SetPasswordPage<'a> {
-    pub chrome: Chrome<'a>,
-    pub t: &'a Texts,
-    pub title: String,
-    pub intro: String,
-    pub action: String,
-    /// Only for the first admin: email and name.
-    pub account_fields: Vec<Field>,
-    /// The password and its repetition.
-    pub password_fields: Vec<Field>,
-    pub errors: Vec<(String, String)>,
-}
-
 #[derive(Deserialize)]
 pub struct LoginForm {
-    csrf_token: Option<String>,
+    pub(super) csrf_token: Option<String>,
     #[serde(default)]
-    email: String,
+    pub(super) email: String,
     #[serde(default)]
-    password: String,
-    next: Option<String>,
+    pub(super) password: String,
+    pub(super) next: Option<String>,
 }
 
 #[derive(Deserialize)]
 pub struct CodeForm {
-    csrf_token: Option<String>,
+    pub(super) csrf_token: Option<String>,
     #[serde(default)]
-    code: String,
-    next: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    csrf_token: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub struct LanguageForm {
-    csrf_token: Option<String>,
-    #[serde(default)]
-    language: String,
-    back: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub struct PasswordForm {
-    csrf_token: Option<String>,
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    display_name: String,
-    #[serde(default)]
-    password: String,
-    #[serde(default)]
-    password_again: String,
+    pub(super) code: String,
+    pub(super) next: Option<String>,
 }
 
 #[derive(Deserialize)]
 pub struct NextQuery {
-    next: Option<String>,
+    pub(super) next: Option<String>,
     #[serde(rename = "ut")]
-    logged_out: Option<String>,
+    pub(super) logged_out: Option<String>,
     #[serde(rename = "klart")]
-    password_set: Option<String>,
+    pub(super) password_set: Option<String>,
 }
 
-fn field(id: &'static str, label: &str, value: String, error: Option<String>) -> Field {
+pub(super) fn field(id: &'static str, label: &str, value: String, error: Option<String>) -> Field {
     Field {
         id,
         label: label.to_owned(),
@@ -146,7 +79,7 @@ fn field(id: &'static str, label: &str, value: String, error: Option<String>) ->
     }
 }
 
-async fn audit_login(
+pub(super) async fn audit_login(
     state: &AppState,
     request: &HttpRequest,
     user_id: uuid::Uuid,
@@ -169,7 +102,7 @@ async fn audit_login(
     }
 }
 
-fn login_page(
+pub(super) fn login_page(
     request: &HttpRequest,
     state: &AppState,
     lang: Lang,
@@ -296,7 +229,7 @@ pub async fn submit(
 }
 
 /// The partial session of the request (after the password), if any.
-async fn partial_session(
+pub(super) async fn partial_session(
     request: &HttpRequest,
     state: &AppState,
 ) -> Result<Option<(String, sessions::Session)>, HttpResponse> {
@@ -314,7 +247,7 @@ async fn partial_session(
     }
 }
 
-fn second_factor_page(
+pub(super) fn second_factor_page(
     request: &HttpRequest,
     state: &AppState,
     lang: Lang,
@@ -434,539 +367,6 @@ pub async fn second_factor_submit(
         }
         Err(error) => {
             tracing::warn!(error = %error, "checking a second factor failed");
-            unavailable()
-        }
-    }
-}
-
-async fn enrol_page(
-    request: &HttpRequest,
-    state: &AppState,
-    session: &sessions::Session,
-    error_key: Option<&str>,
-    status: StatusCode,
-) -> HttpResponse {
-    let Ok(mut conn) = state.connection().await else {
-        return unavailable();
-    };
-    let enrolment = match login::begin_enrolment(&mut conn, &state.crypto, session.account.id).await
-    {
-        Ok(enrolment) => enrolment,
-        Err(error) => {
-            tracing::warn!(error = %error, "starting an enrolment failed");
-            return unavailable();
-        }
-    };
-    let lang = lang_of(&session.account);
-    let (csrf_token, cookie) = csrf::token(request);
-    let chrome = Chrome::anonymous(state, lang, request, csrf_token);
-    let t = chrome.t;
-    let Ok(qr_svg) = second_factor::qr_svg(
-        &enrolment.secret,
-        &enrolment.account,
-        t.get("enrol.qr_title"),
-    ) else {
-        return unavailable();
-    };
-    let page = EnrolPage {
-        title: t.get("enrol.title").to_owned(),
-        qr_svg,
-        secret_text: second_factor::secret_text(&enrolment.secret),
-        code: Field {
-            id: "code",
-            label: t.get("enrol.code").to_owned(),
-            hint: Some(t.get("enrol.code_hint").to_owned()),
-            value: String::new(),
-            error: error_key.map(|k| t.get(k).to_owned()),
-        },
-        t,
-        chrome,
-    };
-    html(status, &page, cookie)
-}
-
-/// GET: enrol a second factor (first login, or after an admin reset it).
-pub async fn enrol_form(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    match partial_session(&request, &state).await {
-        Ok(Some((_, session))) if !session.account.second_factor => {
-            enrol_page(&request, &state, &session, None, StatusCode::OK).await
-        }
-        Ok(Some(_)) => see_other(SECOND_FACTOR, []),
-        Ok(None) => see_other(LOGIN, []),
-        Err(response) => response,
-    }
-}
-
-/// POST: confirm with a code; show the recovery codes once; the session becomes full.
-pub async fn enrol_submit(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    form: web::Form<CodeForm>,
-) -> HttpResponse {
-    let (token, session) = match partial_session(&request, &state).await {
-        Ok(Some(found)) if !found.1.account.second_factor => found,
-        Ok(Some(_)) => return see_other(SECOND_FACTOR, []),
-        Ok(None) => return see_other(LOGIN, []),
-        Err(response) => return response,
-    };
-    if !csrf::verify(&request, form.csrf_token.as_deref()) {
-        return enrol_page(
-            &request,
-            &state,
-            &session,
-            Some("error.csrf"),
-            StatusCode::FORBIDDEN,
-        )
-        .await;
-    }
-    let Ok(mut conn) = state.connection().await else {
-        return unavailable();
-    };
-    let user_id = session.account.id;
-    match login::confirm_enrolment(
-        &mut conn,
-        &state.crypto,
-        user_id,
-        &form.code,
-        state.lockout(),
-    )
-    .await
-    {
-        Ok(codes) => {
-            let Ok(full) = sessions::advance(
-                &mut conn,
-                &token,
-                user_id,
-                Stage::Full,
-                state.session_lifetimes(),
-            )
-            .await
-            else {
-                return unavailable();
-            };
-            audit_login(&state, &request, user_id, AuditAction::Login).await;
-            let lang = lang_of(&session.account);
-            let (csrf_token, cookie) = csrf::token(&request);
-            let chrome = Chrome::anonymous(&state, lang, &request, csrf_token);
-            let t = chrome.t;
-            let page = RecoveryCodesPage {
-                title: t.get("enrol.codes_title").to_owned(),
-                codes,
-                t,
-                chrome,
-            };
-            let cookies = [session_cookie(&request, &state, full)]
-                .into_iter()
-                .chain(cookie);
-            html(StatusCode::OK, &page, cookies)
-        }
-        Err(LoginError::Locked { .. }) => {
-            let _ = sessions::end(&mut conn, &token).await;
-            see_other(LOGIN, [removed_session_cookie(&request, &state)])
-        }
-        Err(LoginError::Rejected) => {
-            enrol_page(
-                &request,
-                &state,
-                &session,
-                Some("login.code_rejected"),
-                StatusCode::UNAUTHORIZED,
-            )
-            .await
-        }
-        Err(error) => {
-            tracing::warn!(error = %error, "confirming an enrolment failed");
-            unavailable()
-        }
-    }
-}
-
-/// POST: end this session.
-pub async fn logout(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    form: web::Form<CsrfOnly>,
-) -> HttpResponse {
-    let who = match signed_in(&request, &state).await {
-        Ok(who) => who,
-        // No live session: nothing to end.
-        Err(_) => return see_other(LOGIN, [removed_session_cookie(&request, &state)]),
-    };
-    if !csrf::verify(&request, form.csrf_token.as_deref()) {
-        return super::csrf_failed(&state, &request, &who);
-    }
-    if let (Some(token), Ok(mut conn)) =
-        (request.cookie(sessions::COOKIE), state.connection().await)
-        && sessions::end(&mut conn, token.value()).await.is_err()
-    {
-        return unavailable();
-    }
-    audit_login(&state, &request, who.account.id, AuditAction::Logout).await;
-    see_other(
-        &format!("{LOGIN}?ut=1"),
-        [removed_session_cookie(&request, &state)],
-    )
-}
-
-/// POST: end every session of this person (all devices).
-pub async fn logout_everywhere(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    form: web::Form<CsrfOnly>,
-) -> HttpResponse {
-    let who = match signed_in(&request, &state).await {
-        Ok(who) => who,
-        Err(response) => return response,
-    };
-    if !csrf::verify(&request, form.csrf_token.as_deref()) {
-        return super::csrf_failed(&state, &request, &who);
-    }
-    let Ok(mut conn) = state.connection().await else {
-        return unavailable();
-    };
-    if accounts::end_all_sessions(&mut conn, who.account.id)
-        .await
-        .is_err()
-    {
-        return unavailable();
-    }
-    audit_login(
-        &state,
-        &request,
-        who.account.id,
-        AuditAction::LogoutEverywhere,
-    )
-    .await;
-    see_other(
-        &format!("{LOGIN}?ut=1"),
-        [removed_session_cookie(&request, &state)],
-    )
-}
-
-/// POST: switch the workspace language (stored with the account).
-pub async fn set_language(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    form: web::Form<LanguageForm>,
-) -> HttpResponse {
-    let who: SignedIn = match signed_in(&request, &state).await {
-        Ok(who) => who,
-        Err(response) => return response,
-    };
-    if !csrf::verify(&request, form.csrf_token.as_deref()) {
-        return super::csrf_failed(&state, &request, &who);
-    }
-    let language = if form.language == "en" { "en" } else { "sv" };
-    let Ok(mut conn) = state.connection().await else {
-        return unavailable();
-    };
-    if accounts::set_language(&mut conn, who.account.id, language)
-        .await
-        .is_err()
-    {
-        return unavailable();
-    }
-    see_other(safe_next(form.back.as_deref()), [])
-}
-
-/// Which one-time link a password page serves.
-async fn link_purpose(state: &AppState, token: &str) -> Option<LinkPurpose> {
-    let mut conn = state.connection().await.ok()?;
-    for purpose in [LinkPurpose::Invitation, LinkPurpose::PasswordReset] {
-        if let Ok(Some(Some(_))) = accounts::check_link(&mut conn, purpose, token).await {
-            return Some(purpose);
-        }
-    }
-    None
-}
-
-#[allow(clippy::too_many_arguments)]
-fn password_page(
-    request: &HttpRequest,
-    state: &AppState,
-    lang: Lang,
-    first_admin: bool,
-    action: String,
-    form: Option<&PasswordForm>,
-    errors: &[FieldError],
-    status: StatusCode,
-) -> HttpResponse {
-    let (csrf_token, cookie) = csrf::token(request);
-    let chrome = Chrome::anonymous(state, lang, request, csrf_token);
-    let t = chrome.t;
-    let error_for = |id: &str| {
-        errors
-            .iter()
-            .find(|e| e.field == id)
-            .map(|e| t.get(&format!("account_error.{}", e.code)).to_owned())
-    };
-    let value =
-        |f: fn(&PasswordForm) -> &String| form.map(|form| f(form).clone()).unwrap_or_default();
-    let account_fields = if first_admin {
-        vec![
-            field(
-                "email",
-                t.get("password.email"),
-                value(|f| &f.email),
-                error_for("email"),
-            ),
-            field(
-                "display_name",
-                t.get("password.display_name"),
-                value(|f| &f.display_name),
-                error_for("display_name"),
-            ),
-        ]
-    } else {
-        Vec::new()
-    };
-    let mut password = field(
-        "password",
-        t.get("password.password"),
-        String::new(),
-        error_for("password"),
-    );
-    password.hint = Some(t.get("password.password_hint").to_owned());
-    let page = SetPasswordPage {
-        title: t
-            .get(if first_admin {
-                "password.first_admin_title"
-            } else {
-                "password.title"
-            })
-            .to_owned(),
-        intro: t
-            .get(if first_admin {
-                "password.first_admin_intro"
-            } else {
-                "password.intro"
-            })
-            .to_owned(),
-        action,
-        errors: errors
-            .iter()
-            .map(|e| {
-                (
-                    e.field.clone(),
-                    t.get(&format!("account_error.{}", e.code)).to_owned(),
-                )
-            })
-            .collect(),
-        account_fields,
-        password_fields: vec![
-            password,
-            field(
-                "password_again",
-                t.get("password.password_again"),
-                String::new(),
-                error_for("password_again"),
-            ),
-        ],
-        t,
-        chrome,
-    };
-    html(status, &page, cookie)
-}
-
-fn link_gone(request: &HttpRequest, state: &AppState, lang: Lang) -> HttpResponse {
-    let (csrf_token, _) = csrf::token(request);
-    let chrome = Chrome::anonymous(state, lang, request, csrf_token);
-    message_page(
-        chrome,
-        StatusCode::NOT_FOUND,
-        "password.link_gone_title",
-        "password.link_gone",
-    )
-}
-
-fn check_passwords(form: &PasswordForm, email: &str) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    if let Err(error) = passwords::check_new("password", &form.password, email) {
-        errors.push(error);
-    } else if form.password != form.password_again {
-        errors.push(FieldError::new(
-            "password_again",
-            "mismatch",
-            "must repeat the password",
-        ));
-    }
-    errors
-}
-
-/// GET: the first-run form (only while no account exists).
-pub async fn first_admin_form(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    token: web::Path<String>,
-) -> HttpResponse {
-    let lang = login_lang(&request);
-    let Ok(mut conn) = state.connection().await else {
-        return unavailable();
-    };
-    match accounts::check_link(&mut conn, LinkPurpose::FirstAdmin, &token).await {
-        Ok(Some(None)) => password_page(
-            &request,
-            &state,
-            lang,
-            true,
-            request.path().to_owned(),
-            None,
-            &[],
-            StatusCode::OK,
-        ),
-        Ok(_) => link_gone(&request, &state, lang),
-        Err(_) => unavailable(),
-    }
-}
-
-/// POST: create the first admin (admin and triage lead, every team).
-pub async fn first_admin_submit(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    token: web::Path<String>,
-    form: web::Form<PasswordForm>,
-) -> HttpResponse {
-    let lang = login_lang(&request);
-    let action = request.path().to_owned();
-    let again = |errors: &[FieldError], status| {
-        password_page(
-            &request,
-            &state,
-            lang,
-            true,
-            action.clone(),
-            Some(&form),
-            errors,
-            status,
-        )
-    };
-    if !csrf::verify(&request, form.csrf_token.as_deref()) {
-        return again(
-            &[FieldError::new("csrf", "csrf", "")],
-            StatusCode::FORBIDDEN,
-        );
-    }
-    let teams: Vec<String> = state.triage.teams.iter().map(|t| t.code.clone()).collect();
-    let known: Vec<&str> = teams.iter().map(String::as_str).collect();
-    let roles = ["admin".to_owned(), "triage_lead".to_owned()];
-    let account = NewAccount::parse(
-        &form.email,
-        &form.display_name,
-        &roles,
-        &teams,
-        lang.code(),
-        &known,
-    );
-    let mut errors = match &account {
-        Ok(_) => Vec::new(),
-        Err(errors) => errors.clone(),
-    };
-    errors.extend(check_passwords(&form, &form.email));
-    let account = match account {
-        Ok(account) if errors.is_empty() => account,
-        _ => return again(&errors, StatusCode::UNPROCESSABLE_ENTITY),
-    };
-    let Ok(mut conn) = state.connection().await else {
-        return unavailable();
-    };
-    match accounts::create_first_admin(&mut conn, &token, &account, &form.password).await {
-        Ok(Some(user_id)) => {
-            let request_id = telemetry::request_id(&request);
-            let actor = format!("user:{user_id}");
-            let _ = audit::record(
-                &mut conn,
-                &state.crypto,
-                &audit::Entry {
-                    actor: &actor,
-                    action: AuditAction::CreateUser,
-                    tip_id: None,
-                    detail: json!({ "user": user_id, "roles": ["admin", "triage_lead"], "first_run": true }),
-                    request_id: request_id.as_deref(),
-                },
-            )
-            .await;
-            see_other(&format!("{LOGIN}?klart=1"), [])
-        }
-        Ok(None) => link_gone(&request, &state, lang),
-        Err(error) => {
-            tracing::warn!(error = %error, "creating the first admin failed");
-            unavailable()
-        }
-    }
-}
-
-/// GET: choose a password from an invitation or reset link.
-pub async fn password_form(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    token: web::Path<String>,
-) -> HttpResponse {
-    let lang = login_lang(&request);
-    match link_purpose(&state, &token).await {
-        Some(_) => password_page(
-            &request,
-            &state,
-            lang,
-            false,
-            request.path().to_owned(),
-            None,
-            &[],
-            StatusCode::OK,
-        ),
-        None => link_gone(&request, &state, lang),
-    }
-}
-
-/// POST: set the password; the link is used up and every session of the account ends.
-pub async fn password_submit(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    token: web::Path<String>,
-    form: web::Form<PasswordForm>,
-) -> HttpResponse {
-    let lang = login_lang(&request);
-    let action = request.path().to_owned();
-    let again = |errors: &[FieldError], status| {
-        password_page(
-            &request,
-            &state,
-            lang,
-            false,
-            action.clone(),
-            Some(&form),
-            errors,
-            status,
-        )
-    };
-    if !csrf::verify(&request, form.csrf_token.as_deref()) {
-        return again(
-            &[FieldError::new("csrf", "csrf", "")],
-            StatusCode::FORBIDDEN,
-        );
-    }
-    let Some(purpose) = link_purpose(&state, &token).await else {
-        return link_gone(&request, &state, lang);
-    };
-    let Ok(mut conn) = state.connection().await else {
-        return unavailable();
-    };
-    let Ok(Some(Some(user_id))) = accounts::check_link(&mut conn, purpose, &token).await else {
-        return link_gone(&request, &state, lang);
-    };
-    let Ok(Some(account)) = accounts::find(&mut conn, user_id).await else {
-        return link_gone(&request, &state, lang);
-    };
-    let errors = check_passwords(&form, &account.email);
-    if !errors.is_empty() {
-        return again(&errors, StatusCode::UNPROCESSABLE_ENTITY);
-    }
-    match accounts::set_password_from_link(&mut conn, purpose, &token, user_id, &form.password)
-        .await
-    {
-        Ok(true) => see_other(&format!("{LOGIN}?klart=1"), []),
-        Ok(false) => link_gone(&request, &state, lang),
-        Err(error) => {
-            tracing::warn!(error = %error, "setting a password failed");
             unavailable()
         }
     }

@@ -3,8 +3,11 @@
 //! pages. Every page asks `auth::policy` through the signed-in principal.
 
 pub mod admin;
+pub mod enrolment;
 pub mod login;
+pub mod password_links;
 pub mod queue;
+pub mod sign_out;
 pub mod situation;
 pub mod tip;
 pub mod tip_files;
@@ -48,21 +51,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::resource(ENROL)
-                .route(web::get().to(login::enrol_form))
-                .route(web::post().to(login::enrol_submit)),
+                .route(web::get().to(enrolment::enrol_form))
+                .route(web::post().to(enrolment::enrol_submit)),
         )
-        .route(LOGOUT, web::post().to(login::logout))
-        .route(LOGOUT_EVERYWHERE, web::post().to(login::logout_everywhere))
-        .route(LANGUAGE, web::post().to(login::set_language))
+        .route(LOGOUT, web::post().to(sign_out::logout))
+        .route(
+            LOGOUT_EVERYWHERE,
+            web::post().to(sign_out::logout_everywhere),
+        )
+        .route(LANGUAGE, web::post().to(sign_out::set_language))
         .service(
             web::resource("/inspektor/forsta-admin/{token}")
-                .route(web::get().to(login::first_admin_form))
-                .route(web::post().to(login::first_admin_submit)),
+                .route(web::get().to(password_links::first_admin_form))
+                .route(web::post().to(password_links::first_admin_submit)),
         )
         .service(
             web::resource("/inspektor/losenord/{token}")
-                .route(web::get().to(login::password_form))
-                .route(web::post().to(login::password_submit)),
+                .route(web::get().to(password_links::password_form))
+                .route(web::post().to(password_links::password_submit)),
         )
         .route("/inspektor/tips/{id}", web::get().to(tip::show))
         .route("/inspektor/tips/{id}/andra", web::post().to(tip::change))
