@@ -105,17 +105,8 @@ impl Params {
 
 fn main() -> anyhow::Result<()> {
     let params = Params::from_env()?;
-    let env = Environment::start()?;
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("building the tokio runtime")?;
-    let result = runtime.block_on(run(&params, &env.admin_url, &env.work_dir));
-    drop(runtime);
-
-    env.finish();
-    result
+    Environment::start()?
+        .run(async |environment| run(&params, &environment.admin_url, &environment.work_dir).await)
 }
 
 /// Creates the database, runs everything against it and drops it again.

@@ -159,15 +159,7 @@ const VARIANTS: [Variant; 5] = [
 
 fn main() -> anyhow::Result<()> {
     let params = Params::from_env()?;
-    let environment = Environment::start()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("building the tokio runtime")?;
-    let result = runtime.block_on(run(&params, &environment));
-    drop(runtime);
-    environment.finish();
-    result
+    Environment::start()?.run(async |environment| run(&params, environment).await)
 }
 
 async fn run(params: &Params, environment: &Environment) -> anyhow::Result<()> {

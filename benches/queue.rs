@@ -129,25 +129,19 @@ impl Params {
 fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let params = Params::from_env()?;
-    let env = Environment::start()?;
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("building the tokio runtime")?;
-    let result = runtime.block_on(run(&params, &env.admin_url, &env.work_dir));
-    drop(runtime);
-
-    if let Some(data_dir) = env.cluster_data_dir()
-        && params.keep_db
-    {
-        println!(
-            "note: the embedded cluster ({}) is stopped now if this run started it; it picks \
-             a new port when started again",
-            data_dir.display()
-        );
-    }
-    env.finish();
+    let result = Environment::start()?.run(async |environment| {
+        let result = run(&params, &environment.admin_url, &environment.work_dir).await;
+        if let Some(data_dir) = environment.cluster_data_dir()
+            && params.keep_db
+        {
+            println!(
+                "note: the embedded cluster ({}) is stopped at the end of this run if it started it; it picks \
+                 a new port when started again",
+                data_dir.display()
+            );
+        }
+        result
+    });
     if result.is_ok() {
         println!("\nwhole run took {:.0} s", started.elapsed().as_secs_f64());
     }

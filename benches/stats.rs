@@ -71,13 +71,8 @@ fn main() -> anyhow::Result<()> {
             .map(|v| matches!(v.trim(), "1" | "true" | "yes"))
             .unwrap_or(false),
     };
-    let env = Environment::start()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let result = runtime.block_on(run(&params, &env.admin_url, &env.work_dir));
-    drop(runtime);
-    env.finish();
+    let result = Environment::start()?
+        .run(async |environment| run(&params, &environment.admin_url, &environment.work_dir).await);
     if result.is_ok() {
         println!("\nwhole run took {:.0} s", started.elapsed().as_secs_f64());
     }

@@ -87,15 +87,7 @@ impl Params {
 
 fn main() -> anyhow::Result<()> {
     let params = Params::from_env()?;
-    let environment = Environment::start()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("building the tokio runtime")?;
-    let result = runtime.block_on(run(&params, &environment));
-    drop(runtime);
-    environment.finish();
-    result
+    Environment::start()?.run(async |environment| run(&params, environment).await)
 }
 
 /// Creates the database, runs everything against it and drops it again.

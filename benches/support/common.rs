@@ -365,6 +365,21 @@ impl Environment {
         })
     }
 
+    /// Runs `work` on a fresh multi-threaded runtime, then `finish`es whatever it returned.
+    pub fn run<T>(
+        self,
+        work: impl AsyncFnOnce(&Environment) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("building the tokio runtime")?;
+        let result = runtime.block_on(work(&self));
+        drop(runtime);
+        self.finish();
+        result
+    }
+
     /// The embedded cluster's data directory, if this run uses it.
     pub fn cluster_data_dir(&self) -> Option<PathBuf> {
         self.cluster
