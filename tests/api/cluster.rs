@@ -20,7 +20,7 @@ use crate::helpers::{Site, TestDatabase, create_key, free_port, valid_tip};
 use crate::nodes::{self, Node, Role};
 use crate::notifications::{SmtpSink, urgent_tip, wait_until};
 use crate::people;
-use crate::web_pages::{browser_like, csrf_token};
+use crate::web_pages::{browser_like, form_token, valid_form};
 
 /// A TCP relay in front of the SMTP sink that can be frozen: while frozen, nothing more the
 /// client sends reaches the server (answers still flow back). A worker behind a frozen relay
@@ -148,27 +148,13 @@ async fn submit_form(
     post_node: &Node,
     n: usize,
 ) -> (u16, Option<String>) {
-    let html = client
-        .get(page_node.url("/tipsa"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = csrf_token(&html);
-    let form = [
-        ("csrf_token", token),
-        ("category", "staffing".to_owned()),
-        ("care_sector", "elderly_residential".to_owned()),
-        ("region_code", "01".to_owned()),
-        ("municipality_code", "0180".to_owned()),
-        (
-            "description",
-            format!("Nattetid är en undersköterska ensam med trettio boende, formulär {n}."),
-        ),
-        ("reporter_role", "staff".to_owned()),
-    ];
+    let token = form_token(page_node, client).await;
+    let mut form = valid_form(&token);
+    form.retain(|(name, _)| *name != "description");
+    form.push((
+        "description",
+        format!("Nattetid är en undersköterska ensam med trettio boende, formulär {n}."),
+    ));
     let response = client
         .post(post_node.url("/tipsa/skicka"))
         .form(&form)

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::helpers::{CapturedLogs, TestApp, spawn_app, spawn_app_with, valid_tip};
+use crate::helpers::{CapturedLogs, Site, spawn_app, spawn_app_with, valid_tip};
 
 /// A client that keeps cookies and does not follow redirects, like a careful browser.
 pub fn browser_like() -> reqwest::Client {
@@ -40,7 +40,7 @@ pub fn valid_form(token: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-pub async fn form_token(app: &TestApp, client: &reqwest::Client) -> String {
+pub async fn form_token(app: &impl Site, client: &reqwest::Client) -> String {
     let html = client
         .get(app.url("/tipsa"))
         .send()
