@@ -50,11 +50,7 @@ impl AppState {
     pub async fn connection(
         &self,
     ) -> Result<PooledConnection, diesel_async::pooled_connection::deadpool::PoolError> {
-        let connection = self.pool.get().await;
-        if connection.is_err() {
-            crate::monitoring::pool_wait_failed();
-        }
-        connection
+        crate::db::checkout(&self.pool).await
     }
 
     /// Inspector session timeouts from configuration.

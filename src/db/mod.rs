@@ -15,4 +15,4 @@ pub mod tip_batch;
 pub mod tips;
 
 pub use diesel_async::AsyncPgConnection;
-pub use pool::{DbPool, PooledConnection, build_pool};
+pub use pool::{DbPool, PooledConnection, build_pool, checkout};

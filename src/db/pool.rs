@@ -16,6 +16,19 @@ use crate::config::DatabaseSettings;
 pub type DbPool = Pool<AsyncPgConnection>;
 pub type PooledConnection = Object<AsyncPgConnection>;
 
+/// A pooled connection for a request or a group-commit lane; a wait that times out or a
+/// connection the database refuses is counted (`tipsa_db_pool_timeouts_total`), as it becomes
+/// a 503.
+pub async fn checkout(
+    pool: &DbPool,
+) -> Result<PooledConnection, diesel_async::pooled_connection::deadpool::PoolError> {
+    let connection = pool.get().await;
+    if connection.is_err() {
+        crate::monitoring::pool_wait_failed();
+    }
+    connection
+}
+
 /// Builds the pool. Connections are opened lazily; each gets a `statement_timeout` so a stuck
 /// query cannot hold a connection forever.
 pub fn build_pool(url: &str, settings: &DatabaseSettings) -> anyhow::Result<DbPool> {

@@ -177,8 +177,7 @@ impl SubmissionBatcher {
             }
             Mode::Shared { queue } => queue,
             Mode::Direct { pool, rules } => {
-                let mut conn = pool
-                    .get()
+                let mut conn = crate::db::checkout(pool)
                     .await
                     .map_err(|error| IntakeError::Unavailable(error.to_string()))?;
                 return record_tip(&mut conn, rules, tip).await;
@@ -265,10 +264,9 @@ async fn run_lane(
 
 /// Stores a batch and answers each of its submitters.
 async fn store(pool: &DbPool, rules: &TriageRules, batch: Vec<Pending>) {
-    let mut conn = match pool.get().await {
+    let mut conn = match crate::db::checkout(pool).await {
         Ok(conn) => conn,
         Err(error) => {
-            crate::monitoring::pool_wait_failed();
             for pending in batch {
                 let _ = pending
                     .reply
