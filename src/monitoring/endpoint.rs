@@ -17,17 +17,8 @@ use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
 use crate::db::DbPool;
+use crate::notify::JobKind;
 use crate::state::AppState;
-
-/// The outbox's job kinds: every kind gets a series, zero when it has no jobs, so an alert
-/// on "pending > 0" has a series to watch from the start.
-const JOB_KINDS: [&str; 5] = [
-    "urgent_tip",
-    "team_digest",
-    "reporter_replied",
-    "deadline_overdue",
-    "reporter_ack",
-];
 
 /// A scrape gives up on the database after this long and reports the other metrics.
 const DATABASE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -156,7 +147,9 @@ async fn record_outbox(pool: &DbPool) -> anyhow::Result<()> {
     })
     .await
     .context("timed out reading the outbox")??;
-    for kind in JOB_KINDS {
+    // Every kind gets a series, zero when it has no jobs, so an alert on "pending > 0" has a
+    // series to watch from the start.
+    for kind in JobKind::ALL.map(JobKind::as_str) {
         let row = rows.iter().find(|row| row.kind == kind);
         gauge!("tipsa_outbox_pending_jobs", "kind" => kind)
             .set(row.map_or(0.0, |r| r.pending as f64));

@@ -205,14 +205,7 @@ fn describe() {
 /// Counters with a closed set of labels exist from the start, at zero: `rate()` and `increase()`
 /// then see the first event, and an alert on a series that has never moved still has a series.
 fn start_series_at_zero() {
-    const KINDS: [&str; 5] = [
-        "urgent_tip",
-        "team_digest",
-        "reporter_replied",
-        "deadline_overdue",
-        "reporter_ack",
-    ];
-    for kind in KINDS {
+    for kind in crate::notify::JobKind::ALL.map(crate::notify::JobKind::as_str) {
         counter!("tipsa_notifications_sent_total", "kind" => kind).absolute(0);
         counter!("tipsa_notifications_retried_total", "kind" => kind).absolute(0);
         counter!("tipsa_notifications_dead_total", "kind" => kind).absolute(0);
