@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::Crypto;
 use crate::attachments::store::chunk_context;
-use crate::db::schema::{attachment_chunks, attachments, tips, users};
+use crate::db::schema::{attachment_chunks, attachments};
 
 /// Values sealed with an older key: found (dry run) or re-sealed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -29,18 +29,9 @@ pub struct Stale {
 
 /// Counts what `reseal` would re-seal.
 pub async fn count(conn: &mut AsyncPgConnection, crypto: &Crypto) -> QueryResult<Stale> {
-    let field_key = crypto.active_field_key();
     let attachment_key = crypto.active_attachment_key();
-    let contact_details: i64 = tips::table
-        .filter(tips::contact_key_id.ne(field_key))
-        .count()
-        .get_result(conn)
-        .await?;
-    let totp_secrets: i64 = users::table
-        .filter(users::totp_key_id.ne(field_key))
-        .count()
-        .get_result(conn)
-        .await?;
+    let contact_details = count_stale(conn, crypto, &CONTACT_DETAILS).await?;
+    let totp_secrets = count_stale(conn, crypto, &TOTP_SECRETS).await?;
     let stale_files = attachments::table.filter(attachments::key_id.ne(attachment_key));
     let in_database: i64 = stale_files
         .filter(attachments::storage.eq("postgres"))
@@ -53,8 +44,8 @@ pub async fn count(conn: &mut AsyncPgConnection, crypto: &Crypto) -> QueryResult
         .get_result(conn)
         .await?;
     Ok(Stale {
-        contact_details: to_u64(contact_details),
-        totp_secrets: to_u64(totp_secrets),
+        contact_details,
+        totp_secrets,
         attachments: to_u64(in_database),
         attachments_in_bucket: to_u64(in_bucket),
     })
@@ -118,6 +109,33 @@ struct SealedRow {
     key_id: String,
     #[diesel(sql_type = Bytea)]
     sealed: Vec<u8>,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Rows of `field` sealed with a key other than the active one (what `reseal_field` takes).
+async fn count_stale(
+    conn: &mut AsyncPgConnection,
+    crypto: &Crypto,
+    field: &SealedField,
+) -> QueryResult<u64> {
+    let SealedField {
+        table,
+        key_id,
+        sealed,
+        ..
+    } = field;
+    let counted: Count = diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM {table} WHERE {key_id} <> $1 AND {sealed} IS NOT NULL"
+    ))
+    .bind::<Text, _>(crypto.active_field_key())
+    .get_result(conn)
+    .await?;
+    Ok(to_u64(counted.n))
 }
 
 /// Re-seals one field of every row whose key is not the active one; each row is bound to its
