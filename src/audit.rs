@@ -37,10 +37,18 @@ pub enum AuditAction {
     DownloadAttachment,
     PreviewAttachment,
     QuarantineAttachment,
+    PlaceLegalHold,
+    LiftLegalHold,
+    DisposeTip,
+    RegisterRecordsRequest,
+    ChangeRecordsRequest,
+    DecideRecordsRequest,
+    ReadDisclosureCopy,
+    ArchiveExport,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 26] = [
         AuditAction::ViewTip,
         AuditAction::RevealContact,
         AuditAction::ChangeTip,
@@ -59,6 +67,14 @@ impl AuditAction {
         AuditAction::DownloadAttachment,
         AuditAction::PreviewAttachment,
         AuditAction::QuarantineAttachment,
+        AuditAction::PlaceLegalHold,
+        AuditAction::LiftLegalHold,
+        AuditAction::DisposeTip,
+        AuditAction::RegisterRecordsRequest,
+        AuditAction::ChangeRecordsRequest,
+        AuditAction::DecideRecordsRequest,
+        AuditAction::ReadDisclosureCopy,
+        AuditAction::ArchiveExport,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -81,6 +97,14 @@ impl AuditAction {
             AuditAction::DownloadAttachment => "download_attachment",
             AuditAction::PreviewAttachment => "preview_attachment",
             AuditAction::QuarantineAttachment => "quarantine_attachment",
+            AuditAction::PlaceLegalHold => "place_legal_hold",
+            AuditAction::LiftLegalHold => "lift_legal_hold",
+            AuditAction::DisposeTip => "dispose_tip",
+            AuditAction::RegisterRecordsRequest => "register_records_request",
+            AuditAction::ChangeRecordsRequest => "change_records_request",
+            AuditAction::DecideRecordsRequest => "decide_records_request",
+            AuditAction::ReadDisclosureCopy => "read_disclosure_copy",
+            AuditAction::ArchiveExport => "archive_export",
         }
     }
 

@@ -111,7 +111,7 @@ pub enum ApikeyCommand {
         /// Who the key is for, e.g. "Region Skåne incident system".
         #[arg(long)]
         name: String,
-        /// A scope to grant (repeat for several): tips:submit, tips:read, tips:write, stats:read.
+        /// A scope to grant (repeat for several): tips:submit, tips:read, tips:write, stats:read, records:write.
         #[arg(long = "scope", required = true)]
         scopes: Vec<Scope>,
     },

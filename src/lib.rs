@@ -22,6 +22,7 @@ pub mod multipart;
 pub mod notify;
 pub mod queue;
 pub mod ratelimit;
+pub mod records;
 pub mod startup;
 pub mod state;
 pub mod stats;

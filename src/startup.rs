@@ -28,6 +28,7 @@ use crate::intake::batch::{BatchSettings, SubmissionBatcher};
 use crate::monitoring::endpoint::{MetricsServer, Sources};
 use crate::notify::wake::WorkerWaker;
 use crate::ratelimit::{Limits, RateLimiter};
+use crate::records::RecordsRules;
 use crate::state::AppState;
 use crate::telemetry::PrivacyPreservingRootSpan;
 use crate::triage::TriageRules;
@@ -139,6 +140,9 @@ impl Application {
             TriageRules::load(&settings.config_dir, &taxonomy)
                 .context("loading the triage and routing rules")?,
         );
+        let records = Arc::new(
+            RecordsRules::load(&settings.config_dir).context("loading the records rules")?,
+        );
         let taxonomy_json = serde_json::to_vec(&taxonomy).context("serialising the taxonomy")?;
         let taxonomy_etag = hex::encode(&Sha256::digest(&taxonomy_json)[..16]);
 
@@ -182,6 +186,7 @@ impl Application {
             translations: Translations::load().context("loading the page texts")?,
             intake,
             triage,
+            records,
             worker_waker: WorkerWaker::start(database_url.to_owned()),
             uploads,
             blobs,

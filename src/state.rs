@@ -15,6 +15,7 @@ use crate::domain::Taxonomy;
 use crate::intake::batch::SubmissionBatcher;
 use crate::notify::wake::WorkerWaker;
 use crate::ratelimit::RateLimiter;
+use crate::records::RecordsRules;
 use crate::triage::TriageRules;
 use crate::web::i18n::Translations;
 
@@ -35,6 +36,8 @@ pub struct AppState {
     pub translations: Translations,
     /// Triage and routing rules, loaded and checked at start.
     pub triage: Arc<TriageRules>,
+    /// Disposal rules and disclosure settings (`records.toml`), loaded and checked at start.
+    pub records: Arc<RecordsRules>,
     /// Stores submitted tips, together when they arrive together.
     pub intake: SubmissionBatcher,
     /// Call after committing notification jobs that are due now.

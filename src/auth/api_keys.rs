@@ -30,14 +30,17 @@ pub enum Scope {
     TipsWrite,
     /// Read aggregates.
     StatsRead,
+    /// Legal holds and public-records requests (registry systems).
+    RecordsWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [
+    pub const ALL: [Scope; 5] = [
         Scope::TipsSubmit,
         Scope::TipsRead,
         Scope::TipsWrite,
         Scope::StatsRead,
+        Scope::RecordsWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +49,7 @@ impl Scope {
             Scope::TipsRead => "tips:read",
             Scope::TipsWrite => "tips:write",
             Scope::StatsRead => "stats:read",
+            Scope::RecordsWrite => "records:write",
         }
     }
 }

@@ -123,6 +123,17 @@ pub enum Action<'a> {
     Reassign {
         team: &'a str,
     },
+    /// Put a legal hold on a tip (or its cluster), or lift one (triage leads and admins).
+    ManageLegalHold {
+        team: &'a str,
+    },
+    /// Register a public-records request for a tip, mark its redactions, propose or approve
+    /// the decision (anyone who works the tip).
+    HandleRecordsRequest {
+        team: &'a str,
+    },
+    /// List public-records requests and read their produced copies.
+    ReadRecordsRequests,
     ReadStats,
     ManageUsers,
     ManageApiKeys,
@@ -252,6 +263,9 @@ pub fn decide(principal: &Principal, action: Action<'_>) -> Decision {
             Action::ChangeTip { .. } | Action::MessageTipster { .. } | Action::Reassign { .. } => {
                 allow(caller.has_scope(Scope::TipsWrite))
             }
+            Action::ManageLegalHold { .. }
+            | Action::HandleRecordsRequest { .. }
+            | Action::ReadRecordsRequests => allow(caller.has_scope(Scope::RecordsWrite)),
             // Contact details never leave over the API; a person reveals them, audited.
             Action::RevealContact { .. } => Decision::Forbidden,
             Action::ReadStats => allow(caller.has_scope(Scope::StatsRead)),
@@ -272,6 +286,12 @@ pub fn decide(principal: &Principal, action: Action<'_>) -> Decision {
                 | Action::MessageTipster { team }
                 | Action::RevealContact { team } => on_tip(team, works_tips),
                 Action::Reassign { team } => on_tip(team, person.has(Role::TriageLead)),
+                // Admins hold tips they cannot otherwise read: a hold names the tip, not its
+                // content, and records management is theirs as much as the triage leads'.
+                Action::ManageLegalHold { .. } if person.has(Role::Admin) => Decision::Allow,
+                Action::ManageLegalHold { team } => on_tip(team, person.has(Role::TriageLead)),
+                Action::HandleRecordsRequest { team } => on_tip(team, works_tips),
+                Action::ReadRecordsRequests => allow(works_tips),
                 Action::ReadStats => allow(
                     person.has(Role::Analyst)
                         || person.has(Role::TriageLead)
@@ -420,5 +440,32 @@ mod tests {
         );
         assert_eq!(decide(&submitter, Action::SubmitTip), Decision::Allow);
         assert_eq!(decide(&writer, Action::ManageUsers), Decision::Forbidden);
+    }
+
+    #[test]
+    fn records_work_follows_tip_scope_and_holds_need_a_lead_or_admin() {
+        let inspector = person(&[Role::Inspector], &["syd"]);
+        let lead = person(&[Role::TriageLead], &[]);
+        let admin = person(&[Role::Admin], &[]);
+        let analyst = person(&[Role::Analyst], &[]);
+        let hold = |team| Action::ManageLegalHold { team };
+        let request = |team| Action::HandleRecordsRequest { team };
+        assert_eq!(decide(&inspector, hold("syd")), Decision::Forbidden);
+        assert_eq!(decide(&inspector, hold("nord")), Decision::NotFound);
+        assert_eq!(decide(&lead, hold("nord")), Decision::Allow);
+        assert_eq!(decide(&admin, hold("nord")), Decision::Allow);
+        assert_eq!(decide(&inspector, request("syd")), Decision::Allow);
+        assert_eq!(decide(&inspector, request("nord")), Decision::NotFound);
+        assert_eq!(decide(&admin, request("syd")), Decision::NotFound);
+        assert_eq!(
+            decide(&analyst, Action::ReadRecordsRequests),
+            Decision::Forbidden
+        );
+        let registry = system(&[Scope::RecordsWrite]);
+        assert_eq!(decide(&registry, hold("nord")), Decision::Allow);
+        assert_eq!(
+            decide(&system(&[Scope::TipsWrite]), request("nord")),
+            Decision::Forbidden
+        );
     }
 }

@@ -96,6 +96,9 @@ diesel::table! {
         assignee -> Nullable<Text>,
         duplicate_of -> Nullable<Uuid>,
         version -> Int4,
+        closed_at -> Nullable<Timestamptz>,
+        disposed_at -> Nullable<Timestamptz>,
+        disposal_rule -> Nullable<Text>,
     }
 }
 
@@ -329,6 +332,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     notification_jobs,
     notification_digest_entries,
     tip_daily_counts,
+    legal_holds,
+    records_requests,
+    records_request_tips,
+    disclosure_copies,
+    disposal_runs,
 );
 
 /// Every table above with its columns, in declaration order (for the schema drift test).
@@ -404,6 +412,9 @@ pub const TABLE_COLUMNS: &[(&str, &[&str])] = &[
             "search",
             // set by a trigger; read by the situation report's raw SQL only
             "first_reviewed_at",
+            "closed_at",
+            "disposed_at",
+            "disposal_rule",
         ],
     ),
     ("tip_clusters", &["id", "facility_key", "created_at"]),
@@ -542,4 +553,134 @@ pub const TABLE_COLUMNS: &[(&str, &[&str])] = &[
         "attachment_object_deletions",
         &["attachment_id", "chunk_count", "queued_at"],
     ),
+    (
+        "legal_holds",
+        &[
+            "id",
+            "tip_id",
+            "cluster_id",
+            "reason",
+            "placed_by",
+            "placed_at",
+            "lifted_by",
+            "lifted_at",
+            "lift_reason",
+        ],
+    ),
+    (
+        "records_requests",
+        &[
+            "id",
+            "reference",
+            "received_on",
+            "requester_ciphertext",
+            "requester_key_id",
+            "registered_by",
+            "registered_at",
+            "status",
+            "decision",
+            "decision_note",
+            "proposed_by",
+            "proposed_at",
+            "decided_by",
+            "decided_at",
+            "version",
+        ],
+    ),
+    (
+        "records_request_tips",
+        &["request_id", "tip_id", "redactions"],
+    ),
+    (
+        "disclosure_copies",
+        &[
+            "request_id",
+            "media_type",
+            "content",
+            "sha256",
+            "produced_at",
+        ],
+    ),
+    (
+        "disposal_runs",
+        &[
+            "id",
+            "started_at",
+            "finished_at",
+            "actor",
+            "as_of",
+            "disposed",
+            "skipped_held",
+            "skipped_requested",
+        ],
+    ),
 ];
+
+diesel::table! {
+    legal_holds (id) {
+        id -> Uuid,
+        tip_id -> Nullable<Uuid>,
+        cluster_id -> Nullable<Uuid>,
+        reason -> Text,
+        placed_by -> Text,
+        placed_at -> Timestamptz,
+        lifted_by -> Nullable<Text>,
+        lifted_at -> Nullable<Timestamptz>,
+        lift_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    records_requests (id) {
+        id -> Uuid,
+        reference -> Text,
+        received_on -> Date,
+        requester_ciphertext -> Nullable<Bytea>,
+        requester_key_id -> Nullable<Text>,
+        registered_by -> Text,
+        registered_at -> Timestamptz,
+        status -> Text,
+        decision -> Nullable<Text>,
+        decision_note -> Nullable<Text>,
+        proposed_by -> Nullable<Text>,
+        proposed_at -> Nullable<Timestamptz>,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamptz>,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    records_request_tips (request_id, tip_id) {
+        request_id -> Uuid,
+        tip_id -> Uuid,
+        redactions -> Jsonb,
+    }
+}
+
+diesel::table! {
+    disclosure_copies (request_id) {
+        request_id -> Uuid,
+        media_type -> Text,
+        content -> Bytea,
+        sha256 -> Bytea,
+        produced_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    disposal_runs (id) {
+        id -> Uuid,
+        started_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+        actor -> Text,
+        as_of -> Timestamptz,
+        disposed -> Int4,
+        skipped_held -> Int4,
+        skipped_requested -> Int4,
+    }
+}
+
+diesel::joinable!(records_request_tips -> records_requests (request_id));
+diesel::joinable!(records_request_tips -> tips (tip_id));
+diesel::joinable!(legal_holds -> tips (tip_id));

@@ -1,0 +1,7 @@
+//! Records management under Swedish law: tips are public records (allmänna handlingar), kept
+//! or disposed of (gallrade) by the rules in `records.toml`, held from disposal by a legal
+//! hold, disclosed on request with secret passages withheld, and exported to the archive.
+
+pub mod rules;
+
+pub use rules::{DisclosureSettings, LegalGround, RecordsRules, Removal, Rule, RuleAction};
