@@ -155,8 +155,9 @@ pub struct Translations {
     en: Texts,
 }
 
-/// Each language's files: the public pages, the inspector pages, the admin pages.
-pub const SV_SOURCES: [(&str, &str); 4] = [
+/// Each language's files: the public pages, the inspector pages, the admin pages, the
+/// situation report and the records-management pages.
+pub const SV_SOURCES: [(&str, &str); 7] = [
     ("locales/sv.toml", include_str!("../../locales/sv.toml")),
     (
         "locales/inspector.sv.toml",
@@ -170,8 +171,20 @@ pub const SV_SOURCES: [(&str, &str); 4] = [
         "locales/stats.sv.toml",
         include_str!("../../locales/stats.sv.toml"),
     ),
+    (
+        "locales/holds.sv.toml",
+        include_str!("../../locales/holds.sv.toml"),
+    ),
+    (
+        "locales/requests.sv.toml",
+        include_str!("../../locales/requests.sv.toml"),
+    ),
+    (
+        "locales/disposal.sv.toml",
+        include_str!("../../locales/disposal.sv.toml"),
+    ),
 ];
-pub const EN_SOURCES: [(&str, &str); 4] = [
+pub const EN_SOURCES: [(&str, &str); 7] = [
     ("locales/en.toml", include_str!("../../locales/en.toml")),
     (
         "locales/inspector.en.toml",
@@ -184,6 +197,18 @@ pub const EN_SOURCES: [(&str, &str); 4] = [
     (
         "locales/stats.en.toml",
         include_str!("../../locales/stats.en.toml"),
+    ),
+    (
+        "locales/holds.en.toml",
+        include_str!("../../locales/holds.en.toml"),
+    ),
+    (
+        "locales/requests.en.toml",
+        include_str!("../../locales/requests.en.toml"),
+    ),
+    (
+        "locales/disposal.en.toml",
+        include_str!("../../locales/disposal.en.toml"),
     ),
 ];
 

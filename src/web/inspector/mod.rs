@@ -35,6 +35,8 @@ pub const LOGOUT_EVERYWHERE: &str = "/inspektor/logga-ut-overallt";
 pub const LANGUAGE: &str = "/inspektor/sprak";
 pub const TIPS: &str = "/inspektor/tips";
 pub const ADMIN: &str = "/inspektor/admin";
+/// Public-records requests (allmänna handlingar); the requests pages live under it.
+pub const RECORDS: &str = "/inspektor/allmanna-handlingar";
 
 /// Registers every inspector page.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -313,6 +315,8 @@ pub struct Chrome<'a> {
 pub enum Section {
     Queue,
     Situation,
+    /// Public-records requests and legal holds (`/inspector/records`).
+    Records,
     Admin,
     None,
 }
@@ -340,6 +344,13 @@ impl<'a> Chrome<'a> {
                 href: situation::PATH,
                 label: t.get("stats_page.nav").to_owned(),
                 current: section == Section::Situation,
+            });
+        }
+        if who.may(Action::ReadRecordsRequests) == Decision::Allow || who.account.has(Role::Admin) {
+            nav.push(NavLink {
+                href: RECORDS,
+                label: t.get("inspector.nav_records").to_owned(),
+                current: section == Section::Records,
             });
         }
         if who.account.has(Role::Admin) {
