@@ -240,6 +240,16 @@ fn body_properties(schemas: &mut Map<String, Value>, lists: &CodeLists) {
         (
             "FollowUpReplyRequest",
             "body",
+            Edit::Pattern(visible_message.clone()),
+        ),
+        (
+            "PlaceLegalHoldRequest",
+            "reason",
+            Edit::Pattern(visible_message.clone()),
+        ),
+        (
+            "LiftLegalHoldRequest",
+            "reason",
             Edit::Pattern(visible_message),
         ),
         (

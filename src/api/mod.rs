@@ -7,6 +7,7 @@ pub mod contract;
 pub mod follow_up;
 pub mod health;
 pub mod idempotency;
+pub mod legal_holds;
 pub mod messages;
 pub mod openapi;
 pub mod problem;
@@ -68,6 +69,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     resource("/tips/{id}/messages", "GET, POST")
                         .route(web::get().to(messages::list_messages))
                         .route(web::post().to(messages::post_message)),
+                )
+                .service(
+                    resource("/tips/{id}/legal-holds", "GET, POST")
+                        .route(web::get().to(legal_holds::list_for_tip))
+                        .route(web::post().to(legal_holds::place)),
+                )
+                .service(
+                    resource("/legal-holds/{hold_id}", "GET")
+                        .route(web::get().to(legal_holds::get_hold)),
+                )
+                .service(
+                    resource("/legal-holds/{hold_id}/lift", "POST")
+                        .route(web::post().to(legal_holds::lift)),
                 )
                 .service(resource("/stats", "GET").route(web::get().to(stats::get_stats)))
                 .service(resource("/stats/export", "GET").route(web::get().to(stats::export_stats)))

@@ -4,7 +4,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{attachments, follow_up, health, messages, problem, queue, stats, taxonomy, tips};
+use super::{
+    attachments, follow_up, health, legal_holds, messages, problem, queue, stats, taxonomy, tips,
+};
 use crate::domain::{self, FieldError};
 
 #[derive(OpenApi)]
@@ -33,6 +35,10 @@ use crate::domain::{self, FieldError};
         stats::export_stats,
         stats::get_facilities,
         stats::get_deadlines,
+        legal_holds::list_for_tip,
+        legal_holds::place,
+        legal_holds::get_hold,
+        legal_holds::lift,
         health::healthz,
         health::readyz,
     ),
@@ -75,6 +81,11 @@ use crate::domain::{self, FieldError};
         stats::PriorityCounts,
         stats::DeadlinesResponse,
         stats::TeamDeadlinesEntry,
+        legal_holds::LegalHoldResponse,
+        legal_holds::LegalHoldSummary,
+        legal_holds::PlaceLegalHoldRequest,
+        legal_holds::LiftLegalHoldRequest,
+        crate::records::hold::Covers,
     )),
     modifiers(&BearerApiKey),
     tags(
@@ -84,6 +95,7 @@ use crate::domain::{self, FieldError};
         (name = "follow-up", description = "The tipster's side, with the receipt code"),
         (name = "taxonomy", description = "Code lists"),
         (name = "stats", description = "Situation report: aggregates with disclosure control, their export, facility signals and deadline compliance"),
+        (name = "records", description = "Records management: legal holds (gallringsspärr) against disposal"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]

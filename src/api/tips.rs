@@ -89,6 +89,12 @@ pub struct TipResponse {
     pub cluster: Option<ClusterResponse>,
     pub assignee: Option<String>,
     pub duplicate_of: Option<Uuid>,
+    /// The active legal hold that keeps the tip from disposal (its own, else its cluster's).
+    pub legal_hold: Option<super::legal_holds::LegalHoldSummary>,
+    /// When the tip's content was disposed of (gallrad); null unless disposed.
+    pub disposed_at: Option<DateTime<Utc>>,
+    /// The disposal rule it was disposed of under; null unless disposed.
+    pub disposal_rule: Option<String>,
     /// Changes with every update; also the ETag.
     pub version: i32,
 }
@@ -107,8 +113,15 @@ pub struct ClusterMember {
 }
 
 impl TipResponse {
-    fn new(row: db::tips::TipRow, cluster: Option<ClusterResponse>) -> Self {
+    fn new(
+        row: db::tips::TipRow,
+        cluster: Option<ClusterResponse>,
+        records: super::legal_holds::TipRecords,
+    ) -> Self {
         TipResponse {
+            legal_hold: records.legal_hold,
+            disposed_at: records.disposed_at,
+            disposal_rule: records.disposal_rule,
             overdue: row.status == "new" && row.due_at < Utc::now(),
             priority: row.priority,
             triage_score: row.triage_score,
@@ -383,7 +396,8 @@ async fn load_tip(
         None => None,
     };
     let version = tip.version;
-    Ok((TipResponse::new(tip, cluster), version))
+    let records = super::legal_holds::TipRecords::load(conn, id).await?;
+    Ok((TipResponse::new(tip, cluster, records), version))
 }
 
 /// A tip as JSON with its ETag, never cached.

@@ -29,6 +29,7 @@ mod inspector;
 mod inspector_browser;
 mod intake_batch;
 mod keys;
+mod legal_holds;
 mod metrics;
 mod migrations;
 mod nodes;
