@@ -30,6 +30,8 @@ mod inspector_browser;
 mod intake_batch;
 mod keys;
 mod legal_holds;
+mod legal_holds_browser;
+mod legal_holds_pages;
 mod metrics;
 mod migrations;
 mod nodes;

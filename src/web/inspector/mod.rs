@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod enrolment;
+pub mod holds;
 pub mod login;
 pub mod password_links;
 pub mod queue;
@@ -11,6 +12,7 @@ pub mod sign_out;
 pub mod situation;
 pub mod tip;
 pub mod tip_files;
+pub mod tip_records;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
@@ -93,6 +95,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::redirect("/lagesbild", situation::PATH).see_other())
         .service(web::redirect("/en/situation-report", situation::PATH).see_other());
     admin::configure(cfg);
+    holds::configure(cfg);
+    tip_records::configure(cfg);
 }
 
 /// A person with a full session.

@@ -96,6 +96,8 @@ pub struct TipPage<'a> {
     pub assignees: Vec<Choice>,
     pub claimed_by_me: bool,
     pub question: String,
+    /// Disposal banner and legal holds (`tip_records`).
+    pub records: super::tip_records::RecordsBlock,
 }
 
 /// The fields of every action form; each form sends the ones it needs.
@@ -135,9 +137,10 @@ struct Extras {
     errors: Vec<FieldError>,
     contact: Option<ReporterContact>,
     question: String,
+    holds: super::tip_records::HoldInput,
 }
 
-fn actor_name(actor: &str, people: &[Account], t: &Texts) -> String {
+pub(super) fn actor_name(actor: &str, people: &[Account], t: &Texts) -> String {
     if let Some(id) = actor
         .strip_prefix("user:")
         .and_then(|id| id.parse::<Uuid>().ok())
@@ -221,10 +224,13 @@ async fn render(
             };
             let people = accounts::list(conn).await?;
             let files = crate::attachments::store::list_for_tip(conn, tip_id).await?;
-            Ok(Some((tip, events, messages, cluster, people, files)))
+            let records = super::tip_records::load(conn, &tip).await?;
+            Ok(Some((
+                tip, events, messages, cluster, people, files, records,
+            )))
         })
         .await;
-    let (tip, events, messages, cluster, people, files) = match loaded {
+    let (tip, events, messages, cluster, people, files, records) = match loaded {
         Ok(Some(found)) => found,
         Ok(None) => return not_found(state, request, who),
         Err(error) => {
@@ -399,9 +405,11 @@ async fn render(
         })
         .collect()
     });
+    let records = super::tip_records::block(who, t, &tip, records, extras.holds, &people);
     let (csrf_token, cookie) = csrf::token(request);
     let chrome = Chrome::signed_in(state, request, who, Section::Queue, csrf_token);
     let page = TipPage {
+        records,
         files: super::tip_files::views(&files, tip.id, t, who.lang),
         title: format!("{} {}", t.get("tip.title"), tip.reference),
         id: tip.id.to_string(),
@@ -504,6 +512,8 @@ pub async fn show(
     let notice_key = match request.query_string() {
         q if q.contains("saved=1") => Some("tip.saved"),
         q if q.contains("asked=1") => Some("tip.asked"),
+        q if q.contains("hold=placed") => Some("holds.placed_notice"),
+        q if q.contains("hold=lifted") => Some("holds.lifted_notice"),
         _ => None,
     };
     let extras = Extras {
@@ -520,6 +530,23 @@ pub async fn show(
         (AuditAction::ViewTip, json!({})),
     )
     .await
+}
+
+/// The page again after a hold form, with what was typed and what was wrong (`tip_records`).
+pub(super) async fn render_with_holds(
+    request: &HttpRequest,
+    state: &AppState,
+    who: &SignedIn,
+    tip_id: Uuid,
+    holds: super::tip_records::HoldInput,
+    status: StatusCode,
+) -> HttpResponse {
+    let extras = Extras {
+        holds,
+        ..Extras::default()
+    };
+    let audit = (AuditAction::ViewTip, json!({}));
+    render(request, state, who, tip_id, extras, status, audit).await
 }
 
 /// The signed-in person, the tip and a connection, once the CSRF token checks out and the
