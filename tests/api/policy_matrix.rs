@@ -11,7 +11,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::files::{execute, identifying_jpeg, uploaded_id};
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, create_key, spawn_app};
 use crate::inspector::tip_in;
 use crate::people::{self, Person, csrf_token};
 
@@ -248,6 +248,80 @@ fn routes() -> Vec<Route> {
             [401, 403, 403, 403, 403],
         ),
     ]
+    .into_iter()
+    .chain(hold_routes())
+    .collect()
+}
+
+/// Legal holds: triage leads and admins (any tip); an inspector sees the hold but may not
+/// change it. Every POST lacks its reason (422 where allowed), so nothing is written.
+fn hold_routes() -> Vec<Route> {
+    const NO_REASON: &[(&str, &str)] = &[("covers", "tip"), ("reason", "")];
+    const LIFT_NO_REASON: &[(&str, &str)] = &[("hold", "{hold}"), ("reason", "")];
+    vec![
+        Route {
+            name: "API GET /tips/{id}/legal-holds",
+            path: "/api/v1/tips/{tip}/legal-holds",
+            call: Call::Get,
+            own: [401, 403, 200, 404, 200],
+            other: [401, 404, 200, 404, 200],
+        },
+        Route {
+            name: "API POST /tips/{id}/legal-holds",
+            path: "/api/v1/tips/{tip}/legal-holds",
+            call: Call::Json(Method::POST, r#"{"covers":"tip"}"#, None),
+            own: [401, 403, 422, 404, 422],
+            other: [401, 404, 422, 404, 422],
+        },
+        Route {
+            name: "API GET /legal-holds/{id}",
+            path: "/api/v1/legal-holds/{hold}",
+            call: Call::Get,
+            own: [401, 403, 200, 404, 200],
+            other: [401, 404, 200, 404, 200],
+        },
+        Route {
+            name: "API POST /legal-holds/{id}/lift",
+            path: "/api/v1/legal-holds/{hold}/lift",
+            call: Call::Json(Method::POST, "{}", None),
+            own: [401, 403, 422, 404, 422],
+            other: [401, 404, 422, 404, 422],
+        },
+        // On the tip page: only for those who may read the tip (admins may not).
+        Route {
+            name: "POST tip page place hold",
+            path: "/inspektor/tips/{tip}/gallringssparr",
+            call: Call::Form(NO_REASON),
+            own: [303, 403, 422, 404, 404],
+            other: [303, 404, 422, 404, 404],
+        },
+        Route {
+            name: "POST tip page lift hold",
+            path: "/inspektor/tips/{tip}/gallringssparr/hav",
+            call: Call::Form(LIFT_NO_REASON),
+            own: [303, 403, 422, 404, 404],
+            other: [303, 404, 422, 404, 404],
+        },
+        plain(
+            "GET holds page",
+            "/inspektor/gallringssparrar",
+            Call::Get,
+            [303, 200, 200, 403, 200],
+        ),
+        plain(
+            "POST holds page place by reference",
+            "/inspektor/gallringssparrar",
+            Call::Form(NO_REASON),
+            [303, 403, 422, 403, 422],
+        ),
+        Route {
+            name: "POST holds page lift",
+            path: "/inspektor/gallringssparrar/{hold}/hav",
+            call: Call::Form(&[("reason", "")]),
+            own: [303, 403, 422, 403, 422],
+            other: [303, 404, 422, 403, 422],
+        },
+    ]
 }
 
 async fn send(
@@ -255,19 +329,24 @@ async fn send(
     client: &Client,
     csrf: &str,
     route: &Route,
-    (tip, file): (Uuid, &str),
+    (tip, file, hold): (Uuid, &str, &str),
 ) -> u16 {
     let url = app.url(
         &route
             .path
             .replace("{tip}", &tip.to_string())
-            .replace("{file}", file),
+            .replace("{file}", file)
+            .replace("{hold}", hold),
     );
     let request = match &route.call {
         Call::Get => client.get(url),
         Call::Form(fields) => {
             let mut form: Vec<(&str, &str)> = vec![("csrf_token", csrf)];
-            form.extend_from_slice(fields);
+            form.extend(
+                fields
+                    .iter()
+                    .map(|&(k, v)| (k, if v == "{hold}" { hold } else { v })),
+            );
             client.post(url).form(&form)
         }
         Call::Json(method, body, if_match) => {
@@ -295,6 +374,20 @@ async fn file_of(app: &TestApp, tip: Uuid) -> String {
     id
 }
 
+/// Places a legal hold on the tip directly in the database; its id.
+async fn hold_on(app: &TestApp, tip: Uuid) -> String {
+    let id = Uuid::new_v4();
+    execute(
+        app,
+        &format!(
+            "INSERT INTO legal_holds (id, tip_id, reason, placed_by) \
+             VALUES ('{id}', '{tip}', 'matrix', 'cli:test')"
+        ),
+    )
+    .await;
+    id.to_string()
+}
+
 #[tokio::test]
 async fn every_route_for_every_role_on_own_and_other_teams_tips() {
     let app = spawn_app().await;
@@ -315,6 +408,9 @@ async fn every_route_for_every_role_on_own_and_other_teams_tips() {
     // Each tip has a picture (previewable, downloadable).
     let own_file = file_of(&app, own_tip).await;
     let other_file = file_of(&app, other_tip).await;
+    // Each tip has a legal hold (to read and to lift).
+    let own_hold = hold_on(&app, own_tip).await;
+    let other_hold = hold_on(&app, other_tip).await;
     let people: Vec<Person> = vec![
         people::signed_in(&app, "inspector@ivo.example", &["inspector"], &["syd"]).await,
         people::signed_in(&app, "lead@ivo.example", &["triage_lead"], &["syd"]).await,
@@ -349,13 +445,20 @@ async fn every_route_for_every_role_on_own_and_other_teams_tips() {
             } else {
                 &people[index - 1].manual
             };
-            let own = send(&app, client, &tokens[index], &route, (own_tip, &own_file)).await;
+            let own = send(
+                &app,
+                client,
+                &tokens[index],
+                &route,
+                (own_tip, &own_file, &own_hold),
+            )
+            .await;
             let other = send(
                 &app,
                 client,
                 &tokens[index],
                 &route,
-                (other_tip, &other_file),
+                (other_tip, &other_file, &other_hold),
             )
             .await;
             let mark = |got: u16, want: u16| {
@@ -398,4 +501,76 @@ async fn every_route_for_every_role_on_own_and_other_teams_tips() {
         .await
         .unwrap();
     assert_eq!(stored["status"], json!("new"));
+    // … and no hold was placed or lifted.
+    assert_eq!(
+        crate::files::count(&app, "SELECT 1 FROM legal_holds WHERE lifted_at IS NULL").await,
+        2
+    );
+    assert_eq!(
+        crate::files::count(&app, "SELECT 1 FROM legal_holds").await,
+        2
+    );
+}
+
+/// Hold endpoints for API keys: `records:write` decides (the key's owner knows tips exist, so
+/// a missing scope is 403, not 404), and a key with it places, reads and lifts holds.
+#[tokio::test]
+async fn hold_endpoints_need_records_write_for_api_keys() {
+    use tipsa::auth::Scope;
+    let app = spawn_app().await;
+    let (tip, _) = tip_in(
+        &app,
+        "12",
+        "1280",
+        "Personalen på avdelningen räcker inte till på natten.",
+    )
+    .await;
+    let existing = hold_on(&app, tip).await;
+    let without = create_key(
+        &app.db,
+        &[
+            Scope::TipsSubmit,
+            Scope::TipsRead,
+            Scope::TipsWrite,
+            Scope::StatsRead,
+        ],
+    )
+    .await;
+    let with = create_key(&app.db, &[Scope::RecordsWrite]).await;
+    let call = async |token: &str, method: Method, path: &str, body: Option<serde_json::Value>| {
+        let mut request = app.client.request(method, app.url(path)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    };
+    let holds = format!("/api/v1/tips/{tip}/legal-holds");
+    let hold = format!("/api/v1/legal-holds/{existing}");
+    let reason = || Some(json!({"reason": "Registratorn spärrar."}));
+    for (method, path, body) in [
+        (Method::GET, holds.clone(), None),
+        (Method::POST, holds.clone(), reason()),
+        (Method::GET, hold.clone(), None),
+        (Method::POST, format!("{hold}/lift"), reason()),
+    ] {
+        let response = call(&without, method.clone(), &path, body).await;
+        let problem = crate::helpers::problem(response, 403).await;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("records:write"),
+            "{method} {path}: {problem}"
+        );
+    }
+    assert_eq!(call(&with, Method::GET, &holds, None).await.status(), 200);
+    assert_eq!(call(&with, Method::GET, &hold, None).await.status(), 200);
+    let lifted = call(&with, Method::POST, &format!("{hold}/lift"), reason()).await;
+    assert_eq!(lifted.status(), 200);
+    let placed = call(&with, Method::POST, &holds, reason()).await;
+    assert_eq!(placed.status(), 201);
+    assert_eq!(
+        crate::files::count(&app, "SELECT 1 FROM legal_holds WHERE lifted_at IS NULL").await,
+        1
+    );
 }
