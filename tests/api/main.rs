@@ -2,6 +2,7 @@
 //! each test in its own database copied from a migrated template.
 
 mod admin_pages;
+mod archive;
 mod attachments;
 mod attachments_browser;
 mod attachments_forms;

@@ -169,8 +169,10 @@ fn decryption_event(
     if decryption.contact {
         opened.push("uppgiftslämnarens kontaktuppgifter".to_owned());
     }
-    if decryption.attachments > 0 {
-        opened.push(format!("{} bilaga/bilagor", decryption.attachments));
+    match decryption.attachments {
+        0 => {}
+        1 => opened.push("1 bilaga".to_owned()),
+        n => opened.push(format!("{n} bilagor")),
     }
     let opened_event = Event {
         id: format!("{}-decryption-{number}", input.package_id),

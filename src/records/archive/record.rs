@@ -300,7 +300,7 @@ fn bilagor(
 ) -> io::Result<()> {
     for info in files {
         let name = info.neutral_name();
-        let mime = info.kind.media_type();
+        let mime = super::package::Format::Attachment(info.kind).mime();
         match input.files.get(&info.id) {
             Some(file) => {
                 let size = file.size.to_string();

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::attachments::AttachmentInfo;
 use crate::db::messages::MessageRow;
-use crate::db::schema::{tips, users};
+use crate::db::schema::{api_keys, tips, users};
 use crate::db::tips::EventRow;
 use crate::domain::Outcome;
 use crate::records::{RecordsRules, Rule, RuleAction};
@@ -123,13 +123,18 @@ pub struct TipRecord {
     pub attachments: Vec<AttachmentInfo>,
     /// The reference of the tip this one duplicates, if any.
     pub duplicate_of: Option<String>,
-    /// Display names of the inspectors named by `user:<id>` actors, assignees and authors.
+    /// Names for the actors stored with events and messages: inspectors (`user:<id>`) by their
+    /// display name, integrating systems (`api_key:<id>`) by their key's name.
     pub people: HashMap<String, String>,
 }
 
 impl TipRecord {
-    /// A person's name for an actor as stored (`user:<id>`), else the actor itself.
+    /// A name for an actor as stored (`user:<id>`, `api_key:<id>`, `reporter`), else the
+    /// actor itself (`cli:…`, a key or account since deleted).
     pub fn name_of<'a>(&'a self, actor: &'a str) -> &'a str {
+        if actor == "reporter" {
+            return "Uppgiftslämnaren";
+        }
         self.people.get(actor).map_or(actor, String::as_str)
     }
 }
@@ -156,19 +161,32 @@ pub async fn load(conn: &mut AsyncPgConnection, id: Uuid) -> anyhow::Result<TipR
     let mut actors: Vec<&str> = events.iter().map(|e| e.actor.as_str()).collect();
     actors.extend(messages.iter().filter_map(|m| m.author.as_deref()));
     actors.extend(tip.assignee.as_deref());
-    let ids: Vec<Uuid> = actors
-        .iter()
-        .filter_map(|actor| actor.strip_prefix("user:"))
-        .filter_map(|id| id.parse().ok())
-        .collect();
-    let people = users::table
-        .filter(users::id.eq_any(&ids))
+    let ids = |prefix: &str| -> Vec<Uuid> {
+        actors
+            .iter()
+            .filter_map(|actor| actor.strip_prefix(prefix))
+            .filter_map(|id| id.parse().ok())
+            .collect()
+    };
+    let (user_ids, key_ids) = (ids("user:"), ids("api_key:"));
+    let mut people: HashMap<String, String> = users::table
+        .filter(users::id.eq_any(&user_ids))
         .select((users::id, users::display_name))
         .load::<(Uuid, String)>(conn)
         .await?
         .into_iter()
         .map(|(id, name)| (format!("user:{id}"), name))
         .collect();
+    let systems = api_keys::table
+        .filter(api_keys::id.eq_any(&key_ids))
+        .select((api_keys::id, api_keys::name))
+        .load::<(Uuid, String)>(conn)
+        .await?;
+    people.extend(
+        systems
+            .into_iter()
+            .map(|(id, name)| (format!("api_key:{id}"), format!("{name} (API)"))),
+    );
     Ok(TipRecord {
         tip,
         messages,
