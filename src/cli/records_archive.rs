@@ -34,18 +34,24 @@ pub enum ArchiveCommand {
         /// Directory to create the package directory in.
         #[arg(long)]
         out: PathBuf,
+        /// Deliver the package as one uncompressed tar file (`<package id>.tar`) instead of
+        /// a directory.
+        #[arg(long)]
+        tar: bool,
     },
     /// Check an archive package: every file METS.xml lists is there with its size and SHA-256,
     /// PREMIS agrees, and nothing is unlisted. Exit status 1 naming each bad file.
     VerifyPackage {
-        /// The package directory (the one holding METS.xml).
+        /// The package directory (the one holding METS.xml), or its `.tar` file.
         path: PathBuf,
     },
 }
 
 pub async fn run(command: ArchiveCommand, settings: &Settings) -> anyhow::Result<()> {
     match command {
-        ArchiveCommand::Archive { from, to, out } => export(settings, from, to, &out).await,
+        ArchiveCommand::Archive { from, to, out, tar } => {
+            export(settings, from, to, &out, tar).await
+        }
         ArchiveCommand::VerifyPackage { path } => verify_package(&path),
     }
 }
@@ -55,6 +61,7 @@ async fn export(
     from: NaiveDate,
     to: NaiveDate,
     out: &Path,
+    as_tar: bool,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(
         from < to,
@@ -88,7 +95,12 @@ async fn export(
             },
         )
         .await?;
-        println!("{}", summary.path.display());
+        let delivered = if as_tar {
+            archive::tarball::pack(&summary.path)?
+        } else {
+            summary.path.clone()
+        };
+        println!("{}", delivered.display());
         println!(
             "Package {}: {} tip(s), {} file(s), {} bytes.",
             summary.package_id, summary.tips, summary.files, summary.bytes
@@ -99,7 +111,19 @@ async fn export(
 }
 
 fn verify_package(path: &Path) -> anyhow::Result<()> {
-    let report = verify::verify(path)?;
+    let report = if path.is_file() {
+        let scratch = std::env::temp_dir().join(format!("tipsa-verify-{}", uuid::Uuid::new_v4()));
+        let report = archive::tarball::unpack(path, &scratch).and_then(|dir| verify::verify(&dir));
+        if std::fs::remove_dir_all(&scratch).is_err() {
+            eprintln!(
+                "Could not remove the scratch directory {}.",
+                scratch.display()
+            );
+        }
+        report?
+    } else {
+        verify::verify(path)?
+    };
     if report.problems.is_empty() {
         println!(
             "Package {} is intact: {} file(s) listed in METS.xml, {} bytes; every size and SHA-256 \

@@ -19,6 +19,7 @@ pub mod package;
 pub mod premis;
 pub mod record;
 pub mod select;
+pub mod tarball;
 pub mod verify;
 mod xml;
 
