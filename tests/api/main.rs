@@ -3,6 +3,8 @@
 
 mod admin_pages;
 mod archive;
+mod archive_delivery;
+mod archive_support;
 mod attachments;
 mod attachments_browser;
 mod attachments_forms;
