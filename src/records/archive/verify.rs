@@ -376,3 +376,67 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>, report: &mut Report) -> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_relative_paths_inside_the_package_are_followed() {
+        let root = Path::new("/pkg");
+        assert!(inside(root, "representations/rep1/data/x.xml").is_some());
+        for outside in [
+            "../x",
+            "/etc/passwd",
+            "a/../../b",
+            "a\\b",
+            "file:///x",
+            "",
+            "./a",
+        ] {
+            assert!(inside(root, outside).is_none(), "{outside}");
+        }
+    }
+
+    /// A hand-written package: one content file whose METS checksum is right but whose PREMIS
+    /// fixity is not.
+    #[test]
+    fn premis_fixity_that_disagrees_is_named() {
+        let root = std::env::temp_dir().join(format!("tipsa-verify-{}", uuid::Uuid::new_v4()));
+        let root = root.join("pkg");
+        std::fs::create_dir_all(root.join("data")).unwrap();
+        std::fs::create_dir_all(root.join("metadata")).unwrap();
+        let content = b"hello";
+        std::fs::write(root.join("data/a.txt"), content).unwrap();
+        let digest = hex::encode(Sha256::digest(content));
+        let premis = format!(
+            "<premis xmlns=\"{PREMIS_NS}\"><object><objectIdentifier>\
+             <objectIdentifierValue>data/a.txt</objectIdentifierValue></objectIdentifier>\
+             <objectCharacteristics><fixity><messageDigestAlgorithm>SHA-256</messageDigestAlgorithm>\
+             <messageDigest>{}</messageDigest></fixity></objectCharacteristics></object></premis>",
+            "0".repeat(64)
+        );
+        std::fs::write(root.join("metadata/premis.xml"), &premis).unwrap();
+        let premis_digest = hex::encode(Sha256::digest(premis.as_bytes()));
+        let mets = format!(
+            "<m:mets xmlns:m=\"{METS_NS}\" xmlns:x=\"{XLINK_NS}\" OBJID=\"pkg\">\
+             <m:amdSec><m:digiprovMD ID=\"p\"><m:mdRef x:href=\"metadata/premis.xml\" MDTYPE=\"PREMIS\" \
+             SIZE=\"{}\" CHECKSUM=\"{premis_digest}\" CHECKSUMTYPE=\"SHA-256\"/></m:digiprovMD></m:amdSec>\
+             <m:fileSec><m:fileGrp><m:file ID=\"f\" SIZE=\"5\" CHECKSUM=\"{digest}\" CHECKSUMTYPE=\"SHA-256\">\
+             <m:FLocat x:href=\"data/a.txt\"/></m:file></m:fileGrp></m:fileSec></m:mets>",
+            premis.len()
+        );
+        std::fs::write(root.join("METS.xml"), mets).unwrap();
+        let report = verify(&root).unwrap();
+        assert_eq!(report.package_id, "pkg");
+        assert_eq!(report.files, 2);
+        assert_eq!(
+            report.problems,
+            vec![Problem {
+                path: "data/a.txt".into(),
+                problem: "SHA-256 differs from PREMIS fixity".into()
+            }]
+        );
+        std::fs::remove_dir_all(root.parent().unwrap()).unwrap();
+    }
+}
