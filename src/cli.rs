@@ -2,6 +2,8 @@
 //! administration, inspector accounts and the audit log.
 
 pub mod accounts;
+pub mod records;
+pub mod records_archive;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -76,6 +78,11 @@ pub enum Command {
     Keys {
         #[command(subcommand)]
         action: KeysCommand,
+    },
+    /// Records management: the archive export and the check of an archive package.
+    Records {
+        #[command(subcommand)]
+        action: records::RecordsCommand,
     },
 }
 
@@ -174,6 +181,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             })
             .await
         }
+        Command::Records { action } => records::run(action, &settings).await,
     }
 }
 

@@ -2,8 +2,11 @@
 //! or disposed of (gallrade) by the rules in `records.toml`, held from disposal by a legal
 //! hold, disclosed on request with secret passages withheld, and exported to the archive.
 
+pub mod archive;
 pub mod hold;
 pub mod hold_access;
 pub mod rules;
 
-pub use rules::{DisclosureSettings, LegalGround, RecordsRules, Removal, Rule, RuleAction};
+pub use rules::{
+    ArchiveSettings, DisclosureSettings, LegalGround, RecordsRules, Removal, Rule, RuleAction,
+};

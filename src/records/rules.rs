@@ -18,6 +18,19 @@ pub struct RecordsRules {
     pub disposal: DisposalSettings,
     pub rules: Vec<Rule>,
     pub disclosure: DisclosureSettings,
+    pub archive: ArchiveSettings,
+}
+
+/// `[archive]`: who the archive export names as the creator of its packages.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveSettings {
+    /// The authority (arkivbildare), e.g. "Inspektionen för vård och omsorg"; unset: "Tipsa".
+    pub creator: Option<String>,
+    /// Its organisation number (organisationsnummer), e.g. "202100-6255".
+    pub creator_id: Option<String>,
+    /// The submission agreement (leveransöverenskommelse) the packages are delivered under.
+    pub submission_agreement: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -132,6 +145,8 @@ impl LegalGround {
 struct RawRecords {
     disposal: RawDisposal,
     disclosure: RawDisclosure,
+    #[serde(default)]
+    archive: ArchiveSettings,
 }
 
 #[derive(Deserialize)]
@@ -203,6 +218,21 @@ impl RecordsRules {
             rules.push(rule);
         }
         let disclosure = raw.disclosure;
+        for (name, value) in [
+            ("archive.creator", &raw.archive.creator),
+            ("archive.creator_id", &raw.archive.creator_id),
+            (
+                "archive.submission_agreement",
+                &raw.archive.submission_agreement,
+            ),
+        ] {
+            if value
+                .as_deref()
+                .is_some_and(|v| v.trim().is_empty() || v.len() > 200)
+            {
+                bail!("{name} must be 1 to 200 characters when set");
+            }
+        }
         let mut codes = std::collections::BTreeSet::new();
         for ground in &disclosure.ground {
             if ground.code.trim().is_empty() || ground.sv.trim().is_empty() {
@@ -230,6 +260,7 @@ impl RecordsRules {
                 reporter_ground: disclosure.reporter_ground,
                 grounds: disclosure.ground,
             },
+            archive: raw.archive,
         })
     }
 

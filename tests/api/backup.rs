@@ -19,13 +19,13 @@ use crate::people::{Person, signed_in};
 /// The service's two configured keys (the attachment key derives from the contact key in
 /// `Crypto::from_keys`).
 #[derive(Clone, Copy)]
-struct Keys {
+pub struct Keys {
     receipt_hmac: [u8; 32],
     contact: [u8; 32],
 }
 
 impl Keys {
-    fn random() -> Self {
+    pub fn random() -> Self {
         let mut bytes = [0u8; 64];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
         Keys {
@@ -34,12 +34,12 @@ impl Keys {
         }
     }
 
-    fn crypto(self) -> Crypto {
+    pub fn crypto(self) -> Crypto {
         Crypto::from_keys(self.receipt_hmac, self.contact)
     }
 
     /// The same keys as configuration, as an operator would give them to `tipsa`.
-    fn environment(self) -> Vec<(&'static str, String)> {
+    pub fn environment(self) -> Vec<(&'static str, String)> {
         let attachment: [u8; 32] = Sha256::digest(self.contact).into();
         vec![
             (

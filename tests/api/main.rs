@@ -2,6 +2,9 @@
 //! each test in its own database copied from a migrated template.
 
 mod admin_pages;
+mod archive;
+mod archive_delivery;
+mod archive_support;
 mod attachments;
 mod attachments_browser;
 mod attachments_forms;
