@@ -2,6 +2,7 @@
 //! or disposed of (gallrade) by the rules in `records.toml`, held from disposal by a legal
 //! hold, disclosed on request with secret passages withheld, and exported to the archive.
 
+pub mod disposal;
 pub mod rules;
 
 pub use rules::{DisclosureSettings, LegalGround, RecordsRules, Removal, Rule, RuleAction};
