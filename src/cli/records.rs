@@ -36,6 +36,9 @@ pub enum RecordsCommand {
         /// Tips per transaction (default: disposal.batch_tips in records.toml).
         #[arg(long, value_parser = clap::value_parser!(i64).range(1..=10000))]
         batch: Option<i64>,
+        /// Milliseconds to wait between batches (default: disposal.pause_ms in records.toml).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(0..=60000))]
+        pause_ms: Option<u64>,
     },
 }
 
@@ -64,7 +67,8 @@ pub async fn run(action: RecordsCommand, settings: &Settings) -> anyhow::Result<
             dry_run,
             as_of,
             batch,
-        } => dispose(settings, dry_run, as_of, batch).await,
+            pause_ms,
+        } => dispose(settings, dry_run, as_of, (batch, pause_ms)).await,
     }
 }
 
@@ -72,7 +76,7 @@ async fn dispose(
     settings: &Settings,
     dry_run: bool,
     as_of: Option<DateTime<Utc>>,
-    batch: Option<i64>,
+    (batch, pause_ms): (Option<i64>, Option<u64>),
 ) -> anyhow::Result<()> {
     let now = Utc::now();
     let as_of = as_of.unwrap_or(now);
@@ -97,6 +101,7 @@ async fn dispose(
     let options = Options {
         as_of,
         batch_tips: batch.unwrap_or(rules.disposal.batch_tips),
+        pause: std::time::Duration::from_millis(pause_ms.unwrap_or(rules.disposal.pause_ms)),
         actor: ACTOR.to_owned(),
     };
     super::with_database(settings, |url| async move {

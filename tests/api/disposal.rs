@@ -187,6 +187,7 @@ pub async fn dispose_as_of(
     let options = Options {
         as_of,
         batch_tips: rules.disposal.batch_tips,
+        pause: std::time::Duration::ZERO,
         actor: "cli:records-dispose".into(),
     };
     disposal::run(

@@ -34,6 +34,8 @@ pub struct Options {
     pub as_of: DateTime<Utc>,
     /// Tips per transaction.
     pub batch_tips: i64,
+    /// Wait between batches, leaving the database to other work.
+    pub pause: Duration,
     /// Who the audit log names: `cli:records-dispose`, `system:disposal`.
     pub actor: String,
 }
@@ -148,6 +150,9 @@ async fn locked_run(
         }
         report.disposed += outcome.disposed.len() as u64;
         progress.advance(outcome.disposed.len() as u64);
+        if !options.pause.is_zero() {
+            tokio::time::sleep(options.pause).await;
+        }
     }
 
     let after = select::count(conn, &due)

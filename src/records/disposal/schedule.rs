@@ -78,6 +78,7 @@ impl Scheduler {
         let options = Options {
             as_of: Utc::now(),
             batch_tips: self.rules.disposal.batch_tips,
+            pause: Duration::from_millis(self.rules.disposal.pause_ms),
             actor: ACTOR.to_owned(),
         };
         super::run(

@@ -173,6 +173,11 @@ pub async fn disposal_page(request: HttpRequest, state: web::Data<AppState>) -> 
                 .replace("{n}", &settings.interval_minutes.to_string()),
         ),
         fact("disposal.batch", settings.batch_tips.to_string()),
+        fact(
+            "disposal.pause",
+            t.get("disposal.milliseconds")
+                .replace("{n}", &settings.pause_ms.to_string()),
+        ),
     ];
     let total = DueView {
         rule: t.get("disposal.total").to_owned(),
