@@ -13,7 +13,7 @@ use crate::crypto::Crypto;
 use crate::db::schema::audit_log;
 
 /// The chain's lock: audit rows are numbered and linked one at a time.
-const CHAIN_LOCK: i64 = 0x7469_7073_6100_0a01;
+pub const CHAIN_LOCK: i64 = 0x7469_7073_6100_0a01;
 const GENESIS: [u8; 32] = [0; 32];
 
 /// What happened. Stored as text; new actions only add variants.
@@ -218,6 +218,75 @@ pub async fn record(
             .execute(conn)
             .await?;
         Ok(seq)
+    })
+    .await
+}
+
+/// Rows one multi-row INSERT carries: 9 parameters each, under PostgreSQL's 65 535.
+const ROWS_PER_INSERT: usize = 5000;
+
+/// Appends several entries, in order, under one take of the chain's lock: one read of the
+/// chain's end and one INSERT per 5 000 rows instead of two statements per row (a disposal
+/// batch writes one row per tip). The same chain as `record`; in the caller's transaction.
+pub async fn record_many(
+    conn: &mut AsyncPgConnection,
+    crypto: &Crypto,
+    entries: &[Entry<'_>],
+) -> Result<(), diesel::result::Error> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+        diesel::sql_query(format!("SELECT pg_advisory_xact_lock({CHAIN_LOCK})"))
+            .execute(conn)
+            .await?;
+        let last: Option<(i64, Vec<u8>)> = audit_log::table
+            .select((audit_log::seq, audit_log::hash))
+            .order(audit_log::seq.desc())
+            .first(conn)
+            .await
+            .optional()?;
+        let (mut seq, mut prev_hash) = match last {
+            Some((seq, hash)) => (seq, hash),
+            None => (0, GENESIS.to_vec()),
+        };
+        let at = Utc::now().trunc_subsecs(6);
+        let mut rows = Vec::with_capacity(entries.len());
+        for entry in entries {
+            seq += 1;
+            let detail = entry.detail.to_string();
+            let action = entry.action.as_str();
+            let hash = row_hash(
+                crypto,
+                &prev_hash,
+                seq,
+                at,
+                entry.actor,
+                action,
+                entry.tip_id,
+                &detail,
+                entry.request_id,
+            );
+            rows.push((
+                audit_log::seq.eq(seq),
+                audit_log::at.eq(at),
+                audit_log::actor.eq(entry.actor),
+                audit_log::action.eq(action),
+                audit_log::tip_id.eq(entry.tip_id),
+                audit_log::detail.eq(detail),
+                audit_log::request_id.eq(entry.request_id),
+                audit_log::prev_hash.eq(prev_hash),
+                audit_log::hash.eq(hash.clone()),
+            ));
+            prev_hash = hash;
+        }
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            diesel::insert_into(audit_log::table)
+                .values(chunk)
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
     })
     .await
 }

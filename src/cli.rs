@@ -1,5 +1,5 @@
 //! The `tipsa` command line: serve, the notification worker, migrate, API keys, notification
-//! administration, inspector accounts and the audit log.
+//! administration, inspector accounts, the audit log and records management.
 
 pub mod accounts;
 pub mod records;
@@ -79,7 +79,8 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysCommand,
     },
-    /// Records management: the archive export and the check of an archive package.
+    /// Records management: disposal (gallring) of closed tips by the rules in records.toml,
+    /// the archive export and the check of an archive package.
     Records {
         #[command(subcommand)]
         action: records::RecordsCommand,
@@ -173,6 +174,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             })
             .await
         }
+        Command::Records { action } => records::run(action, &settings).await,
         Command::Keys {
             action: KeysCommand::Reseal { dry_run, batch },
         } => {
@@ -181,7 +183,6 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             })
             .await
         }
-        Command::Records { action } => records::run(action, &settings).await,
     }
 }
 
@@ -270,6 +271,14 @@ async fn run_worker(settings: Settings) -> anyhow::Result<()> {
         let pool = db::build_pool(&url, &settings.database)?;
         let metrics = start_worker_metrics(&settings, &pool)?;
         let housekeeping = crate::housekeeping::Housekeeping::new(pool.clone(), &settings).spawn();
+        let records =
+            std::sync::Arc::new(crate::records::RecordsRules::load(&settings.config_dir)?);
+        let disposal = crate::records::disposal::schedule::Scheduler::new(
+            pool.clone(),
+            crypto.clone(),
+            records,
+        )
+        .map(crate::records::disposal::schedule::Scheduler::spawn);
         let housekeeper =
             crate::attachments::maintenance::Housekeeper::new(pool, crypto, &settings.attachments)?
                 .spawn();
@@ -279,6 +288,9 @@ async fn run_worker(settings: Settings) -> anyhow::Result<()> {
         worker.shutdown().await;
         housekeeper.shutdown().await;
         housekeeping.shutdown().await;
+        if let Some(disposal) = disposal {
+            disposal.shutdown().await;
+        }
         if let Some(metrics) = metrics {
             metrics.stop().await;
         }

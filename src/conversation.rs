@@ -50,6 +50,9 @@ pub enum ConversationError {
     NotFound,
     #[error("the tip is closed")]
     Closed,
+    /// Disposed of under the records rules: no more messages either way.
+    #[error("the tip has been disposed of")]
+    Disposed,
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
 }
@@ -183,6 +186,9 @@ async fn current_status(
     let status = db::tips::status_for_update(conn, tip_id)
         .await?
         .ok_or(ConversationError::NotFound)?;
+    if crate::workflow::is_disposed(conn, tip_id).await? {
+        return Err(ConversationError::Disposed);
+    }
     TipStatus::parse(&status).ok_or(ConversationError::NotFound)
 }
 

@@ -96,6 +96,8 @@ pub struct Application {
     housekeeper: Option<HousekeeperHandle>,
     /// Purging expired rows, beside the worker.
     housekeeping: Option<crate::housekeeping::HousekeepingHandle>,
+    /// Scheduled disposal runs (`disposal.scheduled` in records.toml), beside the worker.
+    disposal: Option<crate::records::disposal::schedule::SchedulerHandle>,
     /// The `/metrics` listener (`metrics.enabled`).
     metrics: Option<MetricsServer>,
 }
@@ -220,6 +222,19 @@ impl Application {
         let housekeeping = state.settings.notify.worker_in_serve.then(|| {
             crate::housekeeping::Housekeeping::new(state.pool.clone(), &state.settings).spawn()
         });
+        let disposal = state
+            .settings
+            .notify
+            .worker_in_serve
+            .then(|| {
+                crate::records::disposal::schedule::Scheduler::new(
+                    state.pool.clone(),
+                    state.crypto.clone(),
+                    state.records.clone(),
+                )
+            })
+            .flatten()
+            .map(crate::records::disposal::schedule::Scheduler::spawn);
         let metrics = match metrics_handle {
             Some(handle) => Some(MetricsServer::start(
                 &state.settings.metrics.listen,
@@ -263,6 +278,7 @@ impl Application {
             worker,
             housekeeper,
             housekeeping,
+            disposal,
             metrics,
         })
     }
@@ -292,6 +308,9 @@ impl Application {
         }
         if let Some(housekeeping) = self.housekeeping {
             housekeeping.shutdown().await;
+        }
+        if let Some(disposal) = self.disposal {
+            disposal.shutdown().await;
         }
         if let Some(metrics) = self.metrics {
             metrics.stop().await;

@@ -50,6 +50,9 @@ pub enum ChangeError {
     Stale { current_version: i32 },
     #[error("invalid change")]
     Invalid(Vec<FieldError>),
+    /// Disposed of under the records rules: the skeleton record is frozen.
+    #[error("the tip has been disposed of")]
+    Disposed,
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
 }
@@ -62,6 +65,7 @@ struct Current {
     assignee: Option<String>,
     version: i32,
     submitted_at: chrono::DateTime<Utc>,
+    disposed_at: Option<chrono::DateTime<Utc>>,
 }
 
 fn event_data(
@@ -91,12 +95,16 @@ pub async fn change_tip(
                 tips::assignee,
                 tips::version,
                 tips::submitted_at,
+                tips::disposed_at,
             ))
             .for_update()
             .first(conn)
             .await
             .optional()?
             .ok_or(ChangeError::NotFound)?;
+        if current.disposed_at.is_some() {
+            return Err(ChangeError::Disposed);
+        }
         if current.version != expected_version {
             return Err(ChangeError::Stale {
                 current_version: current.version,
@@ -245,6 +253,9 @@ pub async fn retriage(
 ) -> Result<i32, ChangeError> {
     conn.transaction::<_, ChangeError, _>(async |conn| {
         let tip = db::tips::find(conn, id).await?.ok_or(ChangeError::NotFound)?;
+        if is_disposed(conn, id).await? {
+            return Err(ChangeError::Disposed);
+        }
         let facility_key =
             triage::rules::facility_key(tip.facility_name.as_deref(), tip.municipality_code.as_deref());
         let since = triage::apply::window_start(tip.submitted_at, rules.repeat.window_days);
@@ -316,4 +327,16 @@ pub async fn retriage(
         Ok(version)
     })
     .await
+}
+
+/// Whether the tip was disposed of (locked for update, so a disposal run cannot interleave).
+pub async fn is_disposed(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<bool> {
+    let disposed_at: Option<Option<chrono::DateTime<Utc>>> = tips::table
+        .find(id)
+        .select(tips::disposed_at)
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(matches!(disposed_at, Some(Some(_))))
 }

@@ -294,6 +294,10 @@ pub enum Extras {
     None,
     /// Also outbreak tags, facility keys and first-review times (the situation report).
     Stats,
+    /// `Stats`, and what disposal reads: the closure time of closed tips (when they were last
+    /// updated, as the migration sets it) and contact details on one tip in ten (sealed-looking
+    /// random bytes: disposal removes them without opening them).
+    Disposal,
 }
 
 /// Replaces `from` (which must occur exactly once) with `to`.
@@ -310,6 +314,27 @@ fn replace_once(sql: &str, from: &str, to: &str) -> String {
 pub fn generate_sql(extras: Extras) -> String {
     match extras {
         Extras::None => GENERATE_SQL.to_owned(),
+        Extras::Disposal => {
+            let sql = generate_sql(Extras::Stats);
+            let sql = replace_once(
+                &sql,
+                "version, facility_key, first_reviewed_at)",
+                "version, facility_key, first_reviewed_at, closed_at)",
+            );
+            let sql = replace_once(
+                &sql,
+                "'sv', true, NULL, NULL,",
+                "'sv', t.h5 % 10 <> 3, \
+                 CASE WHEN t.h5 % 10 = 3 THEN sha256(('tipsa-bench-contact-' || t.g)::bytea) END, \
+                 CASE WHEN t.h5 % 10 = 3 THEN 'local1' END,",
+            );
+            replace_once(
+                &sql,
+                "\nFROM timed t,",
+                ",\n    CASE WHEN t.status = 'closed' \
+                 THEN least(now(), t.submitted_at + ((t.h3 / 1000) % 60) * interval '1 day') END\nFROM timed t,",
+            )
+        }
         Extras::Stats => {
             let sql = replace_once(
                 GENERATE_SQL,

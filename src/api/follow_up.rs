@@ -151,7 +151,7 @@ pub async fn follow_up(
         (status = 201, description = "Sent; the updated conversation", body = FollowUpResponse),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No tip has this receipt code", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The tip is closed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The tip is closed (or was disposed of)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),

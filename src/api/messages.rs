@@ -66,7 +66,7 @@ impl From<db::messages::MessageRow> for MessageResponse {
         (status = 401, description = "Missing or invalid API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks tips:write", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tip", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The tip is closed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The tip is closed, or was disposed of (gallrad)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid body", body = Problem, content_type = "application/problem+json"),

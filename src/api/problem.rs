@@ -36,6 +36,10 @@ pub enum ApiError {
     /// A conflict whose message names what it conflicts with (e.g. an existing record's id).
     #[error("{0}")]
     ConflictWith(String),
+    #[error(
+        "the tip's content was disposed of (gallrad) under the records rules; a disposed tip can no longer be changed, messaged or reopened"
+    )]
+    Disposed,
     #[error("the tip has changed since it was read; read it again (If-Match did not match)")]
     PreconditionFailed,
     #[error("send If-Match with the ETag of the version you are changing")]
@@ -86,6 +90,7 @@ impl ApiError {
             ApiError::NotFound => ("not-found", "Not found"),
             ApiError::MethodNotAllowed(_) => ("method-not-allowed", "Method not allowed"),
             ApiError::Conflict(_) | ApiError::ConflictWith(_) => ("conflict", "Conflict"),
+            ApiError::Disposed => ("disposed", "Tip disposed of"),
             ApiError::PreconditionFailed => ("precondition-failed", "Precondition failed"),
             ApiError::PreconditionRequired => ("precondition-required", "Precondition required"),
             ApiError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
@@ -136,7 +141,9 @@ impl ResponseError for ApiError {
             ApiError::MissingScope(_) | ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict(_) | ApiError::ConflictWith(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::ConflictWith(_) | ApiError::Disposed => {
+                StatusCode::CONFLICT
+            }
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PayloadTooLarge(_) | ApiError::FileTooLarge(_) => {
@@ -309,6 +316,7 @@ impl From<crate::conversation::ConversationError> for ApiError {
             ConversationError::Closed => {
                 ApiError::Conflict("the tip is closed and takes no more messages")
             }
+            ConversationError::Disposed => ApiError::Disposed,
             ConversationError::Database(e) => e.into(),
         }
     }

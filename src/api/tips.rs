@@ -479,6 +479,7 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
         (status = 401, description = "Missing or invalid API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks tips:write", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tip", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The tip was disposed of (gallrad) and can no longer be changed", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The tip changed since it was read", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
@@ -572,6 +573,7 @@ pub async fn patch_tip(
         (status = 401, description = "Missing or invalid API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks tips:write", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tip", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The tip was disposed of (gallrad) and can no longer be changed", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = ["tips:write"]))
@@ -670,6 +672,7 @@ impl From<workflow::ChangeError> for ApiError {
             workflow::ChangeError::NotFound => ApiError::NotFound,
             workflow::ChangeError::Stale { .. } => ApiError::PreconditionFailed,
             workflow::ChangeError::Invalid(errors) => ApiError::Validation(errors),
+            workflow::ChangeError::Disposed => ApiError::Disposed,
             workflow::ChangeError::Database(e) => e.into(),
         }
     }

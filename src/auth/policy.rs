@@ -140,6 +140,8 @@ pub enum Action<'a> {
     ReadAuditLog,
     ReadConfiguration,
     ManageNotifications,
+    /// See the disposal rules in force, what is due and the past disposal runs (admins).
+    ReadDisposal,
 }
 
 /// What is done to a tip, before the tip (and so its team) is known.
@@ -273,7 +275,8 @@ pub fn decide(principal: &Principal, action: Action<'_>) -> Decision {
             | Action::ManageApiKeys
             | Action::ReadAuditLog
             | Action::ReadConfiguration
-            | Action::ManageNotifications => Decision::Forbidden,
+            | Action::ManageNotifications
+            | Action::ReadDisposal => Decision::Forbidden,
         },
         Principal::Person(person) => {
             let works_tips = person.has(Role::Inspector) || person.has(Role::TriageLead);
@@ -300,7 +303,8 @@ pub fn decide(principal: &Principal, action: Action<'_>) -> Decision {
                 Action::ManageUsers
                 | Action::ManageApiKeys
                 | Action::ReadAuditLog
-                | Action::ManageNotifications => allow(person.has(Role::Admin)),
+                | Action::ManageNotifications
+                | Action::ReadDisposal => allow(person.has(Role::Admin)),
                 Action::ReadConfiguration => {
                     allow(person.has(Role::Admin) || person.has(Role::TriageLead))
                 }

@@ -200,6 +200,18 @@ fn describe() {
         "tipsa_attachment_scans_total",
         "Virus scans of attachments, by verdict."
     );
+    describe_counter!(
+        "tipsa_records_disposed_total",
+        "Tips disposed of by this process's scheduled disposal runs, by rule."
+    );
+    describe_counter!(
+        "tipsa_records_disposal_runs_total",
+        "Scheduled disposal runs, by result (skipped: another process held the lock)."
+    );
+    describe_gauge!(
+        "tipsa_records_disposal_last_run_timestamp_seconds",
+        "Unix time the last disposal run finished, on any node or from the command line (0 until known)."
+    );
 }
 
 /// Counters with a closed set of labels exist from the start, at zero: `rate()` and `increase()`
@@ -224,6 +236,9 @@ fn start_series_at_zero() {
     }
     for kind in ["idempotency_keys", "sessions", "account_tokens"] {
         counter!("tipsa_housekeeping_purged_total", "kind" => kind).absolute(0);
+    }
+    for result in ["ok", "error", "skipped"] {
+        counter!("tipsa_records_disposal_runs_total", "result" => result).absolute(0);
     }
     for verdict in ["clean", "infected", "error"] {
         counter!("tipsa_attachment_scans_total", "verdict" => verdict).absolute(0);
@@ -312,4 +327,27 @@ pub fn housekeeping_round(result: &'static str, purged: &[(&'static str, u64)]) 
             .unwrap_or_default();
         gauge!("tipsa_housekeeping_last_success_timestamp_seconds").set(now);
     }
+}
+
+/// The disposal series of a process that runs disposal on a schedule: one counter per
+/// disposing rule at zero, and the last-run gauge at 0 until the first run reads it.
+pub fn disposal_series<'a>(rules: impl IntoIterator<Item = &'a str>) {
+    for rule in rules {
+        counter!("tipsa_records_disposed_total", "rule" => rule.to_owned()).absolute(0);
+    }
+    gauge!("tipsa_records_disposal_last_run_timestamp_seconds").set(0.0);
+}
+
+/// A scheduled disposal run: its result, and the tips it disposed of per rule.
+pub fn disposal_run(result: &'static str, per_rule: &[(String, u64)]) {
+    counter!("tipsa_records_disposal_runs_total", "result" => result).increment(1);
+    for (rule, tips) in per_rule {
+        counter!("tipsa_records_disposed_total", "rule" => rule.clone()).increment(*tips);
+    }
+}
+
+/// When the last disposal run anywhere finished (read from `disposal_runs`).
+pub fn disposal_last_finished(at: chrono::DateTime<chrono::Utc>) {
+    gauge!("tipsa_records_disposal_last_run_timestamp_seconds")
+        .set(at.timestamp_micros() as f64 / 1e6);
 }

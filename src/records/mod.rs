@@ -3,6 +3,7 @@
 //! hold, disclosed on request with secret passages withheld, and exported to the archive.
 
 pub mod archive;
+pub mod disposal;
 pub mod hold;
 pub mod hold_access;
 pub mod rules;

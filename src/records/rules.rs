@@ -40,6 +40,9 @@ pub struct DisposalSettings {
     pub interval_minutes: u64,
     /// Tips disposed of per transaction.
     pub batch_tips: i64,
+    /// A pause between batches (milliseconds), to leave the database to intake on a busy
+    /// machine; 0 (the default) runs batches back to back.
+    pub pause_ms: u64,
 }
 
 /// What a rule decides for the closed tips it matches.
@@ -156,6 +159,8 @@ struct RawDisposal {
     interval_minutes: u64,
     batch_tips: i64,
     #[serde(default)]
+    pause_ms: u64,
+    #[serde(default)]
     rule: Vec<RawRule>,
 }
 
@@ -209,6 +214,9 @@ impl RecordsRules {
         if !(1..=10_000).contains(&d.batch_tips) {
             bail!("disposal.batch_tips must be 1 to 10000");
         }
+        if d.pause_ms > 60_000 {
+            bail!("disposal.pause_ms must be at most 60000 (a minute)");
+        }
         let mut rules = Vec::with_capacity(d.rule.len());
         for raw_rule in d.rule {
             let rule = check_rule(raw_rule)?;
@@ -253,6 +261,7 @@ impl RecordsRules {
                 scheduled: d.scheduled,
                 interval_minutes: d.interval_minutes,
                 batch_tips: d.batch_tips,
+                pause_ms: d.pause_ms,
             },
             rules,
             disclosure: DisclosureSettings {
@@ -389,5 +398,24 @@ mod tests {
             assert!(error.contains(expected), "{rule}: {error}");
         }
         assert!(with_rule("name = \"a\"\naction = \"keep\"").is_ok());
+    }
+
+    #[test]
+    fn a_pause_between_batches_is_optional_and_bounded() {
+        let builtin = RecordsRules::builtin().unwrap();
+        assert_eq!(builtin.disposal.pause_ms, 0);
+        let text = |pause: u64| {
+            format!(
+                "[disposal]\nscheduled = false\ninterval_minutes = 5\nbatch_tips = 10\npause_ms = {pause}\n\
+                 [disclosure]\nrequire_second_approval = true\nreporter_ground = \"X\"\n\
+                 [[disclosure.ground]]\ncode = \"X\"\nsv = \"x\"\nen = \"x\"\n"
+            )
+        };
+        assert_eq!(
+            RecordsRules::parse(&text(50)).unwrap().disposal.pause_ms,
+            50
+        );
+        let error = format!("{:#}", RecordsRules::parse(&text(70_000)).unwrap_err());
+        assert!(error.contains("pause_ms"), "{error}");
     }
 }

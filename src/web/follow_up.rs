@@ -421,7 +421,7 @@ pub async fn reply(
             state.worker_waker.wake();
             see_other(&format!("{}?sent=1", lang.path(Page::FollowUpTip)), [])
         }
-        Err(ConversationError::Closed) => {
+        Err(ConversationError::Closed | ConversationError::Disposed) => {
             tip_page(
                 &request,
                 &state,

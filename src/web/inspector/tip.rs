@@ -713,6 +713,14 @@ pub async fn change(
             again(errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(ChangeError::NotFound) => not_found(&state, &request, &who),
+        Err(ChangeError::Disposed) => {
+            again(
+                Vec::new(),
+                Some("disposal.tip_frozen"),
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
         Err(ChangeError::Database(error)) => {
             tracing::warn!(error = %error, "changing a tip failed");
             unavailable()
@@ -809,6 +817,14 @@ pub async fn ask(
             again(
                 Vec::new(),
                 Some("tip.closed_no_questions"),
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
+        Err(ConversationError::Disposed) => {
+            again(
+                Vec::new(),
+                Some("disposal.tip_frozen"),
                 StatusCode::CONFLICT,
             )
             .await

@@ -1,6 +1,6 @@
 //! The admin pages: people (invitations, roles and teams, disabling, second-factor and
 //! password resets, ending sessions), API keys, the loaded triage and routing configuration,
-//! the audit log, and a reserved place for dead notification jobs.
+//! the audit log, dead notification jobs, and disposal (gallring).
 //!
 //! Every handler asks `auth::policy` through the signed-in person; every change commits
 //! together with its audit row. Secrets (invitation and reset links, API keys) are shown once,
@@ -38,12 +38,14 @@ use crate::web::{csrf, html, see_other, unavailable};
 mod audit_log;
 mod configuration;
 mod dispatch;
+mod disposal;
 mod keys;
 mod people;
 
 use audit_log::*;
 use configuration::*;
 use dispatch::*;
+use disposal::*;
 use keys::*;
 use people::*;
 
@@ -53,6 +55,8 @@ pub const CONFIGURATION: &str = "/inspektor/admin/konfiguration";
 pub const AUDIT_LOG: &str = "/inspektor/admin/granskningslogg";
 /// Dead notification jobs (the notification worker is built elsewhere).
 pub const DISPATCH: &str = "/inspektor/admin/utskick";
+/// Disposal (gallring): the rules in force, what is due, the runs.
+pub const DISPOSAL: &str = "/inspektor/admin/gallring";
 /// How long a password-reset link made on these pages stays valid.
 pub const RESET_LINK_HOURS: i64 = 24;
 /// Audit rows per page.
@@ -83,6 +87,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(CONFIGURATION, web::get().to(configuration))
         .route(AUDIT_LOG, web::get().to(audit_log))
         .route(DISPATCH, web::get().to(dispatch))
+        .route(DISPOSAL, web::get().to(disposal_page))
         .route(
             "/inspektor/admin/utskick/{id}/forsok-igen",
             web::post().to(retry_notification),
@@ -292,6 +297,7 @@ pub async fn overview(request: HttpRequest, state: web::Data<AppState>) -> HttpR
         (Action::ReadConfiguration, CONFIGURATION, "config"),
         (Action::ReadAuditLog, AUDIT_LOG, "audit"),
         (Action::ManageNotifications, DISPATCH, "dispatch"),
+        (Action::ReadDisposal, DISPOSAL, "disposal"),
     ]
     .into_iter()
     .filter(|(action, _, _)| who.may(*action) == Decision::Allow)
