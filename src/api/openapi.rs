@@ -4,7 +4,10 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{attachments, follow_up, health, messages, problem, queue, stats, taxonomy, tips};
+use super::{
+    attachments, follow_up, health, messages, problem, queue, records_requests, stats, taxonomy,
+    tips,
+};
 use crate::domain::{self, FieldError};
 
 #[derive(OpenApi)]
@@ -35,6 +38,13 @@ use crate::domain::{self, FieldError};
         stats::get_deadlines,
         health::healthz,
         health::readyz,
+        records_requests::register,
+        records_requests::list,
+        records_requests::get,
+        records_requests::put_redactions,
+        records_requests::decide,
+        records_requests::approve,
+        records_requests::copy,
     ),
     components(schemas(
         domain::TipDraft,
@@ -75,6 +85,19 @@ use crate::domain::{self, FieldError};
         stats::PriorityCounts,
         stats::DeadlinesResponse,
         stats::TeamDeadlinesEntry,
+        records_requests::RegisterRecordsRequest,
+        records_requests::RecordsRequestResponse,
+        records_requests::RequestTipResponse,
+        records_requests::PartResponse,
+        records_requests::PreMarkResponse,
+        records_requests::CopyResponse,
+        records_requests::RecordsRequestPage,
+        records_requests::RecordsRequestSummary,
+        records_requests::RedactionsRequest,
+        records_requests::DecisionCode,
+        records_requests::DecisionRequest,
+        records_requests::ApprovalRequest,
+        crate::records::redaction::Redaction,
     )),
     modifiers(&BearerApiKey),
     tags(
@@ -85,6 +108,7 @@ use crate::domain::{self, FieldError};
         (name = "taxonomy", description = "Code lists"),
         (name = "stats", description = "Situation report: aggregates with disclosure control, their export, facility signals and deadline compliance"),
         (name = "health", description = "Liveness and readiness"),
+        (name = "records", description = "Public-records requests: redaction, decision, second approval and the disclosure copy (registry systems, records:write)"),
     )
 )]
 pub struct ApiDoc;

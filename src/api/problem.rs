@@ -33,7 +33,7 @@ pub enum ApiError {
     MethodNotAllowed(&'static str),
     #[error("{0}")]
     Conflict(&'static str),
-    #[error("the tip has changed since it was read; read it again (If-Match did not match)")]
+    #[error("it has changed since it was read; read it again (If-Match did not match)")]
     PreconditionFailed,
     #[error("send If-Match with the ETag of the version you are changing")]
     PreconditionRequired,

@@ -2,6 +2,10 @@
 //! or disposed of (gallrade) by the rules in `records.toml`, held from disposal by a legal
 //! hold, disclosed on request with secret passages withheld, and exported to the archive.
 
+pub mod disclosure_copy;
+pub mod redaction;
+pub mod request;
+pub mod review;
 pub mod rules;
 
 pub use rules::{DisclosureSettings, LegalGround, RecordsRules, Removal, Rule, RuleAction};
