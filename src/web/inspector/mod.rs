@@ -7,6 +7,7 @@ pub mod enrolment;
 pub mod login;
 pub mod password_links;
 pub mod queue;
+pub mod records;
 pub mod sign_out;
 pub mod situation;
 pub mod tip;
@@ -93,6 +94,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::redirect("/lagesbild", situation::PATH).see_other())
         .service(web::redirect("/en/situation-report", situation::PATH).see_other());
     admin::configure(cfg);
+    records::configure(cfg);
 }
 
 /// A person with a full session.
