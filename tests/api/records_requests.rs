@@ -1,0 +1,703 @@
+//! Public-records requests over the API: registration with identity numbers pre-marked, the
+//! redactions, the decision (with and without a second approval by another key), the copy —
+//! whose text, extracted with a real HTML parser, holds none of the withheld passages, no
+//! identity number and nothing of the reporter's, and every sentence left unmarked — and the
+//! audit trail, which holds counts and references but no text.
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+use tipsa::auth::Scope;
+use uuid::Uuid;
+
+use crate::files::count;
+use crate::helpers::{TestApp, create_key, problem, spawn_app, spawn_app_with, valid_tip};
+
+/// The description of the identified tip, sentence by sentence.
+pub const KEPT_1: &str = "Nattetid är en undersköterska ensam med trettio boende på Solgläntan.";
+pub const WITHHELD: &str = "Brukaren Åke Ström på rum 12 har svår demens och fick fel insulindos.";
+pub const PNR_SENTENCE: &str = "Hans personnummer är 811218-9876 enligt journalen.";
+pub const PNR: &str = "811218-9876";
+pub const KEPT_2: &str = "Chefen säger att bemanningen inte räcker till.";
+/// The reporter's contact details.
+pub const NAME: &str = "Karin Lundqvist";
+pub const EMAIL: &str = "karin.lundqvist@example.se";
+pub const PHONE: &str = "070-987 65 43";
+/// The conversation: a question, and an answer whose first part is withheld.
+pub const QUESTION: &str = "Vilka nätter gäller det?";
+pub const ANSWER_SECRET: &str = "Min kollega Berit Sjöholm";
+pub const ANSWER_KEPT: &str = " såg det också alla nätter i veckan.";
+/// Who asked for the documents.
+pub const REQUESTER: &str = "Journalist Olle Granlund, olle.granlund@tidning.example";
+
+pub fn description() -> String {
+    format!("{KEPT_1} {WITHHELD}\n{PNR_SENTENCE} {KEPT_2}")
+}
+
+/// A tip with all the above.
+pub struct Fixture {
+    pub id: Uuid,
+    pub reference: String,
+    pub reply_id: Uuid,
+}
+
+/// Characters (not bytes) before `needle` in `haystack`.
+pub fn char_offset(haystack: &str, needle: &str) -> i64 {
+    let at = haystack.find(needle).expect("the needle is in the text");
+    i64::try_from(haystack[..at].chars().count()).unwrap()
+}
+
+pub fn chars(text: &str) -> i64 {
+    i64::try_from(text.chars().count()).unwrap()
+}
+
+async fn post(app: &TestApp, path: &str, token: Option<&str>, body: Value) -> reqwest::Response {
+    let mut request = app.client.post(app.url(path)).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap()
+}
+
+/// Submits the identified tip (region 12: team syd) and has the conversation.
+pub async fn identified_tip(app: &TestApp) -> Fixture {
+    let mut body = valid_tip();
+    body["region_code"] = json!("12");
+    body["municipality_code"] = json!("1280");
+    body["description"] = json!(description());
+    body["reporter"] = json!({ "name": NAME, "email": EMAIL, "phone": PHONE });
+    let created: Value = app.submit(&body).await.json().await.unwrap();
+    let id: Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    let code = created["receipt_code"].as_str().unwrap().to_owned();
+    let asked = post(
+        app,
+        &format!("/api/v1/tips/{id}/messages"),
+        Some(&app.token),
+        json!({ "body": QUESTION }),
+    )
+    .await;
+    assert_eq!(asked.status(), 201);
+    let replied = post(
+        app,
+        "/api/v1/follow-up/messages",
+        None,
+        json!({ "receipt_code": code, "body": format!("{ANSWER_SECRET}{ANSWER_KEPT}") }),
+    )
+    .await;
+    assert!(replied.status().is_success(), "{}", replied.status());
+    let messages: Value = app
+        .get(&format!("/api/v1/tips/{id}/messages"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let find = |body: &str| -> Uuid {
+        messages
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["body"] == body)
+            .unwrap_or_else(|| panic!("message {body:?} in {messages}"))["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    Fixture {
+        id,
+        reference: created["reference"].as_str().unwrap().to_owned(),
+        reply_id: find(&format!("{ANSWER_SECRET}{ANSWER_KEPT}")),
+    }
+}
+
+/// POST /records-requests; the response.
+pub async fn register(app: &TestApp, token: &str, body: Value) -> reqwest::Response {
+    post(app, "/api/v1/records-requests", Some(token), body).await
+}
+
+/// Registers a request for `tips` and returns its JSON.
+pub async fn registered(app: &TestApp, token: &str, tips: &[&str]) -> Value {
+    let response = register(
+        app,
+        token,
+        json!({ "received_on": "2026-11-20", "requester": REQUESTER, "tips": tips }),
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    assert!(response.headers().contains_key("location"));
+    response.json().await.unwrap()
+}
+
+/// A change under `If-Match: "v<version>"`.
+pub async fn send(
+    app: &TestApp,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    version: &Value,
+    body: Value,
+) -> reqwest::Response {
+    app.client
+        .request(method, app.url(path))
+        .bearer_auth(token)
+        .header("If-Match", format!("\"v{version}\""))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+pub async fn put_redactions(
+    app: &TestApp,
+    token: &str,
+    request: &Value,
+    tip: Uuid,
+    redactions: Value,
+) -> reqwest::Response {
+    send(
+        app,
+        token,
+        reqwest::Method::PUT,
+        &format!(
+            "/api/v1/records-requests/{}/tips/{tip}/redactions",
+            request["id"].as_str().unwrap()
+        ),
+        &request["version"],
+        json!({ "redactions": redactions }),
+    )
+    .await
+}
+
+pub async fn decide(app: &TestApp, token: &str, request: &Value, body: Value) -> reqwest::Response {
+    send(
+        app,
+        token,
+        reqwest::Method::POST,
+        &format!(
+            "/api/v1/records-requests/{}/decision",
+            request["id"].as_str().unwrap()
+        ),
+        &request["version"],
+        body,
+    )
+    .await
+}
+
+pub async fn approve(
+    app: &TestApp,
+    token: &str,
+    request: &Value,
+    body: Value,
+) -> reqwest::Response {
+    send(
+        app,
+        token,
+        reqwest::Method::POST,
+        &format!(
+            "/api/v1/records-requests/{}/approval",
+            request["id"].as_str().unwrap()
+        ),
+        &request["version"],
+        body,
+    )
+    .await
+}
+
+/// The visible text of an HTML document, by Python's `html.parser` (style contents left out,
+/// attribute values and comments gathered separately so a test can look there too).
+pub fn html_text(html: &str) -> (String, String) {
+    const SCRIPT: &str = r#"
+import sys, json
+from html.parser import HTMLParser
+class P(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.text, self.other, self.skip = [], [], 0
+    def handle_starttag(self, tag, attrs):
+        if tag in ("style", "script"): self.skip += 1
+        self.other.extend(v or "" for _, v in attrs)
+    def handle_endtag(self, tag):
+        if tag in ("style", "script"): self.skip -= 1
+    def handle_data(self, data):
+        (self.other if self.skip else self.text).append(data)
+    def handle_comment(self, data):
+        self.other.append(data)
+p = P()
+p.feed(sys.stdin.read())
+print(json.dumps({"text": "".join(p.text), "other": "\n".join(p.other)}))
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", SCRIPT])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 (for html.parser)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(html.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let parsed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    (
+        parsed["text"].as_str().unwrap().to_owned(),
+        parsed["other"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Asserts what a produced copy of the fixture's tip must and must not hold.
+pub fn assert_redacted_copy(html: &str, fixture: &Fixture) {
+    let (text, other) = html_text(html);
+    for secret in [
+        WITHHELD,
+        PNR,
+        "9876",
+        ANSWER_SECRET,
+        "Berit",
+        "Åke Ström",
+        NAME,
+        EMAIL,
+        PHONE,
+        "Granlund",
+    ] {
+        assert!(!text.contains(secret), "{secret:?} in the copy's text");
+        assert!(!other.contains(secret), "{secret:?} in the copy's markup");
+        assert!(!html.contains(secret), "{secret:?} in the copy's bytes");
+    }
+    // Escaped forms of the withheld text are not there either.
+    assert!(!html.contains("&#197;ke") && !html.contains("Str&ouml;m"));
+    for kept in [
+        KEPT_1,
+        KEPT_2,
+        "Hans personnummer är ",
+        " enligt journalen.",
+        QUESTION,
+        ANSWER_KEPT.trim(),
+        &fixture.reference,
+    ] {
+        assert!(
+            text.contains(kept),
+            "{kept:?} is missing from the copy: {text}"
+        );
+    }
+    assert!(
+        text.contains("[Uteslutet enligt OSL 25 kap. 1 §]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Uppgifter om anmälaren har uteslutits enligt OSL 25 kap. 1 §"),
+        "{text}"
+    );
+    assert!(text.contains("Grunder för sekretess"));
+    assert!(!html.contains("<script") && !html.contains("<link") && !html.contains("src="));
+}
+
+fn problem_fields(body: &Value) -> Vec<(String, String)> {
+    crate::helpers::field_errors(body)
+}
+
+#[tokio::test]
+async fn a_request_goes_from_registration_to_a_redacted_copy_over_the_api() {
+    let app = spawn_app().await;
+    let fixture = identified_tip(&app).await;
+    let registry = create_key(&app.db, &[Scope::RecordsWrite]).await;
+    let request = registered(&app, &registry, &[&fixture.reference]).await;
+    let id = request["id"].as_str().unwrap().to_owned();
+    assert!(
+        request["reference"].as_str().unwrap().starts_with("R-20"),
+        "{request}"
+    );
+    assert_eq!(request["status"], "open");
+    assert_eq!(request["requester_given"], true);
+    assert!(
+        !request.to_string().contains("Granlund"),
+        "the requester is never returned"
+    );
+    // The identity number is pre-marked and stored as the first redaction.
+    let description = description();
+    let pnr_start = char_offset(&description, PNR);
+    let tip = &request["tips"][0];
+    assert_eq!(
+        tip["pre_marks"],
+        json!([{ "part": "description", "start": pnr_start, "end": pnr_start + chars(PNR) }])
+    );
+    assert_eq!(
+        tip["redactions"],
+        json!([{ "part": "description", "start": pnr_start, "end": pnr_start + chars(PNR), "ground": "OSL 25 kap. 1 §" }])
+    );
+    assert_eq!(tip["parts"][0]["length"], chars(&description));
+    assert_eq!(
+        tip["parts"].as_array().unwrap().len(),
+        3,
+        "description and two messages"
+    );
+    // The requester is sealed at rest.
+    assert_eq!(
+        count(&app, "SELECT 1 FROM records_requests WHERE requester_ciphertext IS NOT NULL AND position(convert_to('Granlund', 'UTF8') in requester_ciphertext) = 0").await,
+        1
+    );
+
+    // Mark the sentence about the resident and the start of the reply.
+    let withheld_start = char_offset(&description, WITHHELD);
+    let marked = put_redactions(
+        &app,
+        &registry,
+        &request,
+        fixture.id,
+        json!([
+            { "part": "description", "start": pnr_start, "end": pnr_start + chars(PNR), "ground": "OSL 25 kap. 1 §" },
+            { "part": "description", "start": withheld_start, "end": withheld_start + chars(WITHHELD), "ground": "OSL 26 kap. 1 §" },
+            { "part": format!("message:{}", fixture.reply_id), "start": 0, "end": chars(ANSWER_SECRET), "ground": "OSL 21 kap. 1 §" },
+        ]),
+    )
+    .await;
+    assert_eq!(marked.status(), 200);
+    assert_eq!(marked.headers()["etag"], "\"v2\"");
+    let request: Value = marked.json().await.unwrap();
+    assert_eq!(
+        request["tips"][0]["redactions"].as_array().unwrap().len(),
+        3
+    );
+
+    // Disclosing "in full" with passages marked is inconsistent.
+    let full = decide(
+        &app,
+        &registry,
+        &request,
+        json!({ "decision": "disclosed" }),
+    )
+    .await;
+    let body = problem(full, 422).await;
+    assert_eq!(
+        problem_fields(&body),
+        [("decision".into(), "inconsistent".into())]
+    );
+    let partly = decide(
+        &app,
+        &registry,
+        &request,
+        json!({ "decision": "partly_disclosed", "note": "Uppgifter om enskildas hälsa och personliga förhållanden omfattas av sekretess." }),
+    )
+    .await;
+    assert_eq!(partly.status(), 200);
+    let decided: Value = partly.json().await.unwrap();
+    assert_eq!(decided["status"], "decided");
+    assert_eq!(decided["decision"], "partly_disclosed");
+    let sha = decided["copy"]["sha256"].as_str().unwrap().to_owned();
+
+    let response = app
+        .client
+        .get(app.url(&format!("/api/v1/records-requests/{id}/copy")))
+        .bearer_auth(&registry)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert_eq!(
+        headers["content-security-policy"],
+        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    );
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("inline")
+    );
+    let bytes = response.bytes().await.unwrap();
+    use sha2::Digest;
+    assert_eq!(
+        hex::encode(sha2::Sha256::digest(&bytes)),
+        sha,
+        "the copy as stored"
+    );
+    let html = String::from_utf8(bytes.to_vec()).unwrap();
+    assert_redacted_copy(&html, &fixture);
+    let (text, _) = html_text(&html);
+    for ground in ["OSL 21 kap. 1 §", "OSL 26 kap. 1 §", "OSL 25 kap. 1 §"] {
+        assert!(
+            text.contains(&format!("[Uteslutet enligt {ground}]")),
+            "{ground}"
+        );
+    }
+    let footer = text.split("Grunder för sekretess").nth(1).unwrap();
+    for label in [
+        "Hälso- och sjukvård",
+        "Socialtjänst",
+        "Uppgift om hälsa eller sexualliv",
+    ] {
+        assert!(footer.contains(label), "{label} in the footer: {footer}");
+    }
+    assert!(text.contains("Lämnas ut delvis"));
+    // Read twice: the same bytes (kept, never produced again).
+    let again = app
+        .client
+        .get(app.url(&format!("/api/v1/records-requests/{id}/copy")))
+        .bearer_auth(&registry)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(again, bytes);
+
+    // The audit trail: one row per step, references and counts only.
+    for (action, rows) in [
+        ("register_records_request", 1),
+        ("change_records_request", 1),
+        ("decide_records_request", 1),
+        ("read_disclosure_copy", 2),
+    ] {
+        assert_eq!(
+            count(
+                &app,
+                &format!(
+                    "SELECT 1 FROM audit_log WHERE action = '{action}' AND detail LIKE '%{id}%'"
+                )
+            )
+            .await,
+            rows,
+            "{action}"
+        );
+    }
+    for secret in [
+        "Ström",
+        "811218-9876",
+        "Berit",
+        "Granlund",
+        "Karin",
+        "insulin",
+    ] {
+        assert_eq!(
+            count(
+                &app,
+                &format!("SELECT 1 FROM audit_log WHERE detail LIKE '%{secret}%'")
+            )
+            .await,
+            0,
+            "{secret} in the audit log"
+        );
+    }
+    assert_eq!(
+        count(&app, "SELECT 1 FROM audit_log WHERE action = 'change_records_request' AND detail LIKE '%\"ranges\":3%'").await,
+        1
+    );
+}
+
+/// Settings whose records.toml requires a second approval.
+pub fn second_approval_config() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tipsa-records-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let builtin = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/records.toml"),
+    )
+    .unwrap();
+    let changed = builtin.replace(
+        "require_second_approval = false",
+        "require_second_approval = true",
+    );
+    assert_ne!(builtin, changed);
+    std::fs::write(dir.join("records.toml"), changed).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn a_second_approval_must_come_from_another_key() {
+    let config = second_approval_config();
+    let app = spawn_app_with(|s| s.config_dir = config.clone()).await;
+    let fixture = identified_tip(&app).await;
+    let first = create_key(&app.db, &[Scope::RecordsWrite]).await;
+    let second = create_key(&app.db, &[Scope::RecordsWrite]).await;
+    let request = registered(&app, &first, &[&fixture.id.to_string()]).await;
+    let id = request["id"].as_str().unwrap().to_owned();
+    let proposed = decide(
+        &app,
+        &first,
+        &request,
+        json!({ "decision": "partly_disclosed", "note": "Hälsouppgifter." }),
+    )
+    .await;
+    assert_eq!(proposed.status(), 200);
+    let request: Value = proposed.json().await.unwrap();
+    assert_eq!(request["status"], "awaiting_approval");
+    assert!(request["copy"].is_null());
+    let no_copy = app
+        .client
+        .get(app.url(&format!("/api/v1/records-requests/{id}/copy")))
+        .bearer_auth(&first)
+        .send()
+        .await
+        .unwrap();
+    problem(no_copy, 409).await;
+    // Redactions are frozen while the proposal waits.
+    let frozen = put_redactions(&app, &first, &request, fixture.id, json!([])).await;
+    problem(frozen, 409).await;
+
+    // The proposer cannot approve their own proposal.
+    let own = approve(&app, &first, &request, json!({ "approve": true })).await;
+    let body = problem(own, 409).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("someone other"),
+        "{body}"
+    );
+    assert_eq!(count(&app, "SELECT 1 FROM disclosure_copies").await, 0);
+    // Sending back needs a reason; with one, the request is open again.
+    let no_reason = approve(&app, &second, &request, json!({ "approve": false })).await;
+    let body = problem(no_reason, 422).await;
+    assert_eq!(problem_fields(&body), [("note".into(), "required".into())]);
+    let back = approve(
+        &app,
+        &second,
+        &request,
+        json!({ "approve": false, "note": "Pröva meningen om rum 12 igen." }),
+    )
+    .await;
+    assert_eq!(back.status(), 200);
+    let request: Value = back.json().await.unwrap();
+    assert_eq!(request["status"], "open");
+    assert!(request["decision"].is_null());
+
+    let proposed: Value = decide(
+        &app,
+        &first,
+        &request,
+        json!({ "decision": "partly_disclosed", "note": "Hälsouppgifter om enskild." }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let approved = approve(&app, &second, &proposed, json!({ "approve": true })).await;
+    assert_eq!(approved.status(), 200);
+    let decided: Value = approved.json().await.unwrap();
+    assert_eq!(decided["status"], "decided");
+    assert!(decided["proposed_by"] != decided["decided_by"]);
+    assert!(decided["copy"]["sha256"].is_string());
+    let copy = app
+        .client
+        .get(app.url(&format!("/api/v1/records-requests/{id}/copy")))
+        .bearer_auth(&second)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(copy.status(), 200);
+    let html = copy.text().await.unwrap();
+    // Only the pre-marked identity number was withheld this time.
+    assert!(!html.contains(PNR) && html.contains(WITHHELD));
+    assert!(!html.contains(NAME) && !html.contains(EMAIL) && !html.contains(PHONE));
+    assert_eq!(
+        count(
+            &app,
+            "SELECT 1 FROM audit_log WHERE action = 'decide_records_request'"
+        )
+        .await,
+        4,
+        "proposed, sent back, proposed, approved"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_request_produces_no_copy() {
+    let app = spawn_app().await;
+    let fixture = identified_tip(&app).await;
+    let request = registered(&app, &app.token, &[&fixture.reference]).await;
+    let no_note = decide(&app, &app.token, &request, json!({ "decision": "refused" })).await;
+    let body = problem(no_note, 422).await;
+    assert_eq!(problem_fields(&body), [("note".into(), "required".into())]);
+    let refused = decide(
+        &app,
+        &app.token,
+        &request,
+        json!({ "decision": "refused", "note": "Hela tipset omfattas av sekretess." }),
+    )
+    .await;
+    assert_eq!(refused.status(), 200);
+    let decided: Value = refused.json().await.unwrap();
+    assert_eq!(decided["status"], "decided");
+    assert_eq!(decided["decision"], "refused");
+    assert!(decided["copy"].is_null());
+    assert_eq!(count(&app, "SELECT 1 FROM disclosure_copies").await, 0);
+    let copy = app
+        .get(&format!(
+            "/api/v1/records-requests/{}/copy",
+            decided["id"].as_str().unwrap()
+        ))
+        .await;
+    let body = problem(copy, 409).await;
+    assert!(body["detail"].as_str().unwrap().contains("refused"));
+}
+
+#[tokio::test]
+async fn the_list_pages_newest_first_and_filters_by_status() {
+    let app = spawn_app().await;
+    let (tip, _) =
+        crate::inspector::tip_in(&app, "12", "1280", "Personalen räcker inte till på natten.")
+            .await;
+    let tip = tip.to_string();
+    let mut references = Vec::new();
+    for _ in 0..3 {
+        references.push(registered(&app, &app.token, &[&tip]).await);
+    }
+    let refused = decide(
+        &app,
+        &app.token,
+        &references[0],
+        json!({ "decision": "refused", "note": "Sekretess." }),
+    )
+    .await;
+    assert_eq!(refused.status(), 200);
+    let open: Value = app
+        .get("/api/v1/records-requests?status=open,awaiting_approval")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let listed: Vec<&str> = open["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["reference"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            references[2]["reference"].as_str().unwrap(),
+            references[1]["reference"].as_str().unwrap()
+        ],
+        "newest first, decided left out"
+    );
+    let first: Value = app
+        .get("/api/v1/records-requests?limit=2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let rest: Value = app
+        .get(&format!("/api/v1/records-requests?limit=2&cursor={cursor}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest["items"][0]["reference"], references[0]["reference"]);
+    assert_eq!(rest["items"][0]["decision"], "refused");
+    assert!(rest["next_cursor"].is_null());
+    let bad = app
+        .get("/api/v1/records-requests?status=closed&limit=0&cursor=x")
+        .await;
+    let body = problem(bad, 422).await;
+    assert_eq!(
+        problem_fields(&body),
+        [
+            ("status".into(), "unknown_code".into()),
+            ("limit".into(), "out_of_range".into()),
+            ("cursor".into(), "invalid".into())
+        ]
+    );
+}
