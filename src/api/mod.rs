@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod problem;
 pub mod queue;
 pub mod records_requests;
+pub mod records_schemas;
 pub mod stats;
 pub mod taxonomy;
 pub mod tips;

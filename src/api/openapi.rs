@@ -5,8 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    attachments, follow_up, health, messages, problem, queue, records_requests, stats, taxonomy,
-    tips,
+    attachments, follow_up, health, messages, problem, queue, records_requests, records_schemas,
+    stats, taxonomy, tips,
 };
 use crate::domain::{self, FieldError};
 
@@ -85,18 +85,18 @@ use crate::domain::{self, FieldError};
         stats::PriorityCounts,
         stats::DeadlinesResponse,
         stats::TeamDeadlinesEntry,
-        records_requests::RegisterRecordsRequest,
-        records_requests::RecordsRequestResponse,
-        records_requests::RequestTipResponse,
-        records_requests::PartResponse,
-        records_requests::PreMarkResponse,
-        records_requests::CopyResponse,
-        records_requests::RecordsRequestPage,
-        records_requests::RecordsRequestSummary,
-        records_requests::RedactionsRequest,
-        records_requests::DecisionCode,
-        records_requests::DecisionRequest,
-        records_requests::ApprovalRequest,
+        records_schemas::RegisterRecordsRequest,
+        records_schemas::RecordsRequestResponse,
+        records_schemas::RequestTipResponse,
+        records_schemas::PartResponse,
+        records_schemas::PreMarkResponse,
+        records_schemas::CopyResponse,
+        records_schemas::RecordsRequestPage,
+        records_schemas::RecordsRequestSummary,
+        records_schemas::RedactionsRequest,
+        records_schemas::DecisionCode,
+        records_schemas::DecisionRequest,
+        records_schemas::ApprovalRequest,
         crate::records::redaction::Redaction,
     )),
     modifiers(&BearerApiKey),

@@ -5,6 +5,7 @@
 pub mod disclosure_copy;
 pub mod redaction;
 pub mod request;
+pub mod request_list;
 pub mod review;
 pub mod rules;
 

@@ -44,6 +44,7 @@ mod queue;
 mod records_browser;
 mod records_redaction;
 mod records_requests;
+mod records_support;
 mod s3;
 mod shutdown;
 mod stats;

@@ -381,7 +381,7 @@ async fn records_request_for(app: &TestApp, tip: Uuid) -> String {
 /// it — a second key approving, as the second-approval rule needs another principal.
 #[tokio::test]
 async fn records_endpoints_need_the_records_write_scope() {
-    let config = crate::records_requests::second_approval_config();
+    let config = crate::records_support::second_approval_config();
     let app = crate::helpers::spawn_app_with(|s| s.config_dir = config.clone()).await;
     let (tip, _) = tip_in(&app, "12", "1280", "Personalen räcker inte till på natten.").await;
     let others = crate::helpers::create_key(

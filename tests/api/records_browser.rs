@@ -9,7 +9,7 @@ use crate::browser::Browser;
 use crate::helpers::spawn_app;
 use crate::inspector_browser::log_in;
 use crate::people;
-use crate::records_requests::{
+use crate::records_support::{
     WITHHELD, char_offset, chars, description, identified_tip, registered,
 };
 

@@ -11,7 +11,7 @@ use crate::files::count;
 use crate::helpers::{TestApp, field_errors, problem, spawn_app};
 use crate::inspector::tip_in;
 use crate::people::{self, csrf_token};
-use crate::records_requests::{
+use crate::records_support::{
     ANSWER_SECRET, KEPT_1, PNR, WITHHELD, assert_redacted_copy, char_offset, chars, decide,
     description, identified_tip, put_redactions, register, registered,
 };
@@ -213,6 +213,21 @@ async fn registration_refuses_unknown_repeated_and_future_things_by_field() {
         let body = problem(response, 422).await;
         assert_eq!(field_errors(&body), [("tips".to_owned(), code.to_owned())]);
     }
+    // Text PostgreSQL cannot hold, or no reference could be, is no tip either (not a 500).
+    let odd = register(
+        &app,
+        &app.token,
+        json!({ "received_on": "2026-11-01", "tips": ["T-2026\u{0}", "x".repeat(5000)] }),
+    )
+    .await;
+    let body = problem(odd, 422).await;
+    assert_eq!(
+        field_errors(&body),
+        [
+            ("tips[0]".to_owned(), "unknown_tip".to_owned()),
+            ("tips[1]".to_owned(), "unknown_tip".to_owned()),
+        ]
+    );
     assert_eq!(count(&app, "SELECT 1 FROM records_requests").await, 0);
     assert_eq!(count(&app, "SELECT 1 FROM records_request_tips").await, 0);
     // An anonymous requester is fine.

@@ -6,6 +6,7 @@
 
 pub mod list;
 pub mod redact;
+pub mod redact_form;
 pub mod request;
 
 use actix_web::http::StatusCode;

@@ -13,8 +13,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use uuid::Uuid;
 
-use super::{context, error_text, handler, not_found, posting};
-use crate::domain::FieldError;
+use super::redact_form::{self, Entry, Submitted, key, parse_key};
+use super::{context, handler, not_found, posting};
 use crate::records::disclosure_copy::{SegmentView, marker};
 use crate::records::redaction::{self, Checked, Part, Redaction, Segment};
 use crate::records::request::{self, Actor, Loaded, MessageFacts, RequestError, Status};
@@ -63,32 +63,6 @@ pub struct RedactPage<'a> {
     pub notice: Option<String>,
     pub errors: Vec<String>,
     pub parts: Vec<PartView>,
-}
-
-/// What the person ticked and typed, to show again after a refused save.
-#[derive(Default)]
-struct Submitted {
-    checked: BTreeSet<String>,
-    grounds: HashMap<String, String>,
-    ranges: HashMap<usize, String>,
-    range_grounds: HashMap<usize, String>,
-}
-
-/// The form's key of a range in part `index`.
-fn key(index: usize, range: &Range<usize>) -> String {
-    format!("{index}:{}-{}", range.start, range.end)
-}
-
-fn parse_key(text: &str) -> Option<(usize, Range<usize>)> {
-    let (index, range) = text.split_once(':')?;
-    let range = parse_range(range)?;
-    Some((index.parse().ok()?, range))
-}
-
-/// "12-30" or "12–30" (an en dash, as the page writes ranges).
-fn parse_range(text: &str) -> Option<Range<usize>> {
-    let (start, end) = text.trim().split_once(['-', '–'])?;
-    Some(start.trim().parse().ok()?..end.trim().parse().ok()?)
 }
 
 fn heading(t: &Texts, part: Part, messages: &[MessageFacts]) -> String {
@@ -348,70 +322,9 @@ pub async fn save(
         return not_found(&state, &request, &who);
     };
     let t = state.translations.texts(who.lang);
-    let mut submitted = Submitted::default();
-    for (name, text) in &pairs {
-        if name == "withhold" {
-            submitted.checked.insert(text.clone());
-        } else if let Some(key) = name.strip_prefix("ground:") {
-            submitted.grounds.insert(key.to_owned(), text.clone());
-        } else if let Some(index) = name.strip_prefix("range:").and_then(|i| i.parse().ok()) {
-            submitted.ranges.insert(index, text.clone());
-        } else if let Some(index) = name
-            .strip_prefix("range_ground:")
-            .and_then(|i| i.parse().ok())
-        {
-            submitted.range_grounds.insert(index, text.clone());
-        }
-    }
     let default_ground = state.records.disclosure.reporter_ground.clone();
-    // (form key, label for messages, part index, range, ground)
-    let mut entries: Vec<(String, usize, Range<usize>, String)> = Vec::new();
-    let mut row_errors = HashMap::new();
-    for checked in &submitted.checked {
-        match parse_key(checked) {
-            Some((index, range)) => {
-                let ground = submitted
-                    .grounds
-                    .get(checked)
-                    .cloned()
-                    .unwrap_or_else(|| default_ground.clone());
-                entries.push((checked.clone(), index, range, ground));
-            }
-            None => {
-                row_errors.insert(
-                    checked.clone(),
-                    t.get("requests.error_invalid_range").to_owned(),
-                );
-            }
-        }
-    }
-    // A ticked sentence takes in the ticked ranges inside it (its ground wins).
-    let covering: Vec<(usize, Range<usize>)> =
-        entries.iter().map(|(_, i, r, _)| (*i, r.clone())).collect();
-    entries.retain(|(_, index, range, _)| {
-        !covering.iter().any(|(i, outer)| {
-            i == index && outer != range && outer.start <= range.start && range.end <= outer.end
-        })
-    });
-    for (index, text) in &submitted.ranges {
-        if text.trim().is_empty() {
-            continue;
-        }
-        let field = format!("range:{index}");
-        match parse_range(text) {
-            Some(range) => {
-                let ground = submitted
-                    .range_grounds
-                    .get(index)
-                    .cloned()
-                    .unwrap_or_else(|| default_ground.clone());
-                entries.push((field, *index, range, ground));
-            }
-            None => {
-                row_errors.insert(field, t.get("requests.error_invalid_range").to_owned());
-            }
-        }
-    }
+    let invalid = t.get("requests.error_invalid_range");
+    let (submitted, entries, row_errors) = redact_form::read(&pairs, &default_ground, invalid);
     let again = async |notice_key, errors: Vec<String>, row_errors, submitted, status| {
         let extras = Extras {
             notice_key,
@@ -468,14 +381,21 @@ pub async fn save(
     };
     let proposed: Vec<Redaction> = entries
         .iter()
-        .map(|(_, index, range, ground)| Redaction {
-            part: parts
-                .get(*index)
-                .map_or_else(|| "unknown".to_owned(), |p| p.code()),
-            start: i64::try_from(range.start).unwrap_or(i64::MAX),
-            end: i64::try_from(range.end).unwrap_or(i64::MAX),
-            ground: ground.clone(),
-        })
+        .map(
+            |Entry {
+                 index,
+                 range,
+                 ground,
+                 ..
+             }| Redaction {
+                part: parts
+                    .get(*index)
+                    .map_or_else(|| "unknown".to_owned(), |p| p.code()),
+                start: i64::try_from(range.start).unwrap_or(i64::MAX),
+                end: i64::try_from(range.end).unwrap_or(i64::MAX),
+                ground: ground.clone(),
+            },
+        )
         .collect();
     let request_id = telemetry::request_id(&request);
     let actor = Actor {
@@ -495,7 +415,7 @@ pub async fn save(
     match result {
         Ok(()) => see_other(&format!("{}?saved=1", super::redact_path(id, tip_id)), []),
         Err(RequestError::Invalid(errors)) => {
-            let (summary, rows) = describe(t, &errors, &entries);
+            let (summary, rows) = redact_form::describe(t, &errors, &entries);
             again(
                 None,
                 summary,
@@ -531,35 +451,4 @@ pub async fn save(
             unavailable()
         }
     }
-}
-
-/// The check's errors (`redactions[i].field`) on the rows they came from.
-fn describe(
-    t: &Texts,
-    errors: &[FieldError],
-    entries: &[(String, usize, Range<usize>, String)],
-) -> (Vec<String>, HashMap<String, String>) {
-    let mut summary = Vec::new();
-    let mut rows = HashMap::new();
-    for error in errors {
-        let index = error
-            .field
-            .strip_prefix("redactions[")
-            .and_then(|rest| rest.split(']').next())
-            .and_then(|n| n.parse::<usize>().ok());
-        let text = error_text(t, error);
-        match index.and_then(|i| entries.get(i)) {
-            Some((key, _, range, _)) => {
-                summary.push(format!(
-                    "{} {}–{}: {text}",
-                    t.get("requests.characters"),
-                    range.start,
-                    range.end
-                ));
-                rows.insert(key.clone(), text);
-            }
-            None => summary.push(text),
-        }
-    }
-    (summary, rows)
 }
