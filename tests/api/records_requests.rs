@@ -404,3 +404,84 @@ async fn the_list_pages_newest_first_and_filters_by_status() {
         ]
     );
 }
+
+#[tokio::test]
+async fn the_document_describes_the_records_endpoints_as_served() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .client
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = &doc["paths"];
+    for (path, method, statuses) in [
+        (
+            "/api/v1/records-requests",
+            "post",
+            &["201", "401", "403", "422"][..],
+        ),
+        ("/api/v1/records-requests", "get", &["200", "422"][..]),
+        ("/api/v1/records-requests/{id}", "get", &["200", "404"][..]),
+        (
+            "/api/v1/records-requests/{id}/tips/{tip_id}/redactions",
+            "put",
+            &["200", "404", "409", "412", "422", "428"][..],
+        ),
+        (
+            "/api/v1/records-requests/{id}/decision",
+            "post",
+            &["200", "409", "412", "428"][..],
+        ),
+        (
+            "/api/v1/records-requests/{id}/approval",
+            "post",
+            &["200", "409", "412", "428"][..],
+        ),
+        (
+            "/api/v1/records-requests/{id}/copy",
+            "get",
+            &["200", "409"][..],
+        ),
+    ] {
+        let operation = &paths[path][method];
+        assert_eq!(
+            operation["security"][0]["api_key"],
+            json!(["records:write"]),
+            "{method} {path}"
+        );
+        for status in statuses {
+            assert!(
+                operation["responses"][*status].is_object(),
+                "{method} {path} {status}"
+            );
+        }
+    }
+    assert!(paths["/api/v1/records-requests/{id}/copy"]["get"]["responses"]["200"]["content"]["text/html"].is_object());
+    // The list's status is a request's, not a tip's.
+    let status = paths["/api/v1/records-requests"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "status")
+        .unwrap();
+    assert_eq!(
+        status["schema"]["items"]["enum"],
+        json!(["open", "awaiting_approval", "decided"])
+    );
+    let queue_status = paths["/api/v1/tips"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "status")
+        .unwrap();
+    assert!(
+        queue_status["schema"]["items"]["enum"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("in_review"))
+    );
+}
