@@ -10,8 +10,8 @@ use tipsa::auth::Scope;
 use crate::files::count;
 use crate::helpers::{create_key, problem, spawn_app, spawn_app_with};
 use crate::records_support::{
-    ANSWER_SECRET, EMAIL, NAME, PHONE, PNR, WITHHELD, approve, assert_redacted_copy, char_offset,
-    chars, decide, description, html_text, identified_tip, put_redactions, registered,
+    ANSWER_SECRET, EMAIL, NAME, PHONE, PNR, REQUESTER, WITHHELD, approve, assert_redacted_copy,
+    char_offset, chars, decide, description, html_text, identified_tip, put_redactions, registered,
     second_approval_config,
 };
 
@@ -484,4 +484,68 @@ async fn the_document_describes_the_records_endpoints_as_served() {
             .unwrap()
             .contains(&json!("in_review"))
     );
+}
+
+/// The requester is sealed like contact details, so key rotation re-seals it too.
+#[tokio::test]
+async fn key_rotation_re_seals_the_requester() {
+    use base64::Engine as _;
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use secrecy::SecretString;
+    use tipsa::config::SecretSettings;
+    use tipsa::crypto::Crypto;
+    use tipsa::db::schema::records_requests;
+
+    let key = || {
+        let mut bytes = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+        bytes
+    };
+    let (hmac, old, new) = (key(), key(), key());
+    let app = crate::helpers::spawn_app_with_crypto(|_| {}, Crypto::from_keys(hmac, old)).await;
+    let fixture = identified_tip(&app).await;
+    let request = registered(&app, &app.token, &[&fixture.reference]).await;
+    let id: uuid::Uuid = request["id"].as_str().unwrap().parse().unwrap();
+    let encode =
+        |k: [u8; 32]| SecretString::from(base64::engine::general_purpose::STANDARD.encode(k));
+    let settings = |keys: Vec<(&str, [u8; 32])>| SecretSettings {
+        receipt_hmac_key: Some(encode(hmac)),
+        active_contact_key: Some("k2".into()),
+        contact_keys: keys
+            .into_iter()
+            .map(|(n, k)| (n.to_owned(), encode(k)))
+            .collect(),
+        active_attachment_key: None,
+        attachment_keys: Default::default(),
+    };
+    let both = Crypto::load(
+        &settings(vec![("k1", old), ("k2", new)]),
+        &std::env::temp_dir(),
+    )
+    .unwrap();
+    let mut conn = app.db.connect().await;
+    let planned = tipsa::crypto::reseal::count(&mut conn, &both)
+        .await
+        .unwrap();
+    assert_eq!(planned.records_requesters, 1);
+    let done = tipsa::crypto::reseal::reseal(&mut conn, &both, 10)
+        .await
+        .unwrap();
+    assert_eq!(done.records_requesters, 1);
+    let (key_id, sealed): (Option<String>, Option<Vec<u8>>) = records_requests::table
+        .find(id)
+        .select((
+            records_requests::requester_key_id,
+            records_requests::requester_ciphertext,
+        ))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(key_id.as_deref(), Some("k2"));
+    let new_only = Crypto::load(&settings(vec![("k2", new)]), &std::env::temp_dir()).unwrap();
+    let opened = new_only
+        .open("k2", &sealed.unwrap(), id.as_bytes())
+        .unwrap();
+    assert_eq!(String::from_utf8(opened).unwrap(), REQUESTER);
 }
