@@ -203,6 +203,10 @@ async fn run_reseal(
         "contact details {verb}: {}\nTOTP secrets {verb}: {}\nattachments {verb}: {}",
         stale.contact_details, stale.totp_secrets, stale.attachments
     );
+    println!(
+        "requesters of public-records requests {verb}: {}",
+        stale.records_requesters
+    );
     if stale.attachments_in_bucket > 0 {
         println!(
             "attachments in the bucket still sealed with an older key: {} (keep that key configured)",

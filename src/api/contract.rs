@@ -54,7 +54,11 @@ pub fn document(state: &AppState) -> Result<Value, serde_json::Error> {
     let mut document = serde_json::to_value(ApiDoc::openapi())?;
     let lists = CodeLists::of(state);
     if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
-        for operation in paths.values_mut().filter_map(Value::as_object_mut) {
+        for (path, operation) in paths.iter_mut() {
+            let Some(operation) = operation.as_object_mut() else {
+                continue;
+            };
+            let records = path.starts_with(RECORDS_REQUESTS);
             for parameters in operation
                 .values_mut()
                 .filter_map(|op| op.get_mut("parameters"))
@@ -62,7 +66,7 @@ pub fn document(state: &AppState) -> Result<Value, serde_json::Error> {
             {
                 for parameter in parameters.iter_mut().filter_map(Value::as_object_mut) {
                     if parameter.get("in").and_then(Value::as_str) == Some("query") {
-                        query_parameter(parameter, &lists);
+                        query_parameter(parameter, &lists, records);
                     }
                 }
             }
@@ -152,7 +156,10 @@ const TIP_STATUSES: [TipStatus; 4] = [
     TipStatus::Closed,
 ];
 
-fn query_parameter(parameter: &mut Map<String, Value>, lists: &CodeLists) {
+/// The public-records requests' paths: their `status` is a request's, not a tip's.
+const RECORDS_REQUESTS: &str = "/api/v1/records-requests";
+
+fn query_parameter(parameter: &mut Map<String, Value>, lists: &CodeLists, records: bool) {
     parameter.insert("allowEmptyValue".into(), Value::Bool(true));
     let name = parameter
         .get("name")
@@ -163,7 +170,16 @@ fn query_parameter(parameter: &mut Map<String, Value>, lists: &CodeLists) {
         return;
     };
     let is_array = schema.get("type").is_some_and(|t| has_type(t, "array"));
-    if let Some(values) = lists.query(&name) {
+    let values = if records && name == "status" {
+        Some(
+            crate::records::request::Status::ALL
+                .map(|s| s.as_str().to_owned())
+                .to_vec(),
+        )
+    } else {
+        lists.query(&name)
+    };
+    if let Some(values) = values {
         if is_array {
             if let Some(items) = schema.get_mut("items").and_then(Value::as_object_mut) {
                 set_enum(items, &values);

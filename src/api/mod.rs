@@ -12,6 +12,8 @@ pub mod messages;
 pub mod openapi;
 pub mod problem;
 pub mod queue;
+pub mod records_requests;
+pub mod records_schemas;
 pub mod stats;
 pub mod taxonomy;
 pub mod tips;
@@ -91,6 +93,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(
                     resource("/stats/deadlines", "GET").route(web::get().to(stats::get_deadlines)),
+                )
+                .service(
+                    resource("/records-requests", "GET, POST")
+                        .route(web::get().to(records_requests::list))
+                        .route(web::post().to(records_requests::register)),
+                )
+                .service(
+                    resource("/records-requests/{id}", "GET")
+                        .route(web::get().to(records_requests::get)),
+                )
+                .service(
+                    resource("/records-requests/{id}/tips/{tip_id}/redactions", "PUT")
+                        .route(web::put().to(records_requests::put_redactions)),
+                )
+                .service(
+                    resource("/records-requests/{id}/decision", "POST")
+                        .route(web::post().to(records_requests::decide)),
+                )
+                .service(
+                    resource("/records-requests/{id}/approval", "POST")
+                        .route(web::post().to(records_requests::approve)),
+                )
+                .service(
+                    resource("/records-requests/{id}/copy", "GET")
+                        .route(web::get().to(records_requests::copy)),
                 )
                 .service(resource("/follow-up", "POST").route(web::post().to(follow_up::follow_up)))
                 .service(

@@ -5,7 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    attachments, follow_up, health, legal_holds, messages, problem, queue, stats, taxonomy, tips,
+    attachments, follow_up, health, legal_holds, messages, problem, queue, records_requests,
+    records_schemas, stats, taxonomy, tips,
 };
 use crate::domain::{self, FieldError};
 
@@ -41,6 +42,13 @@ use crate::domain::{self, FieldError};
         legal_holds::lift,
         health::healthz,
         health::readyz,
+        records_requests::register,
+        records_requests::list,
+        records_requests::get,
+        records_requests::put_redactions,
+        records_requests::decide,
+        records_requests::approve,
+        records_requests::copy,
     ),
     components(schemas(
         domain::TipDraft,
@@ -86,6 +94,19 @@ use crate::domain::{self, FieldError};
         legal_holds::PlaceLegalHoldRequest,
         legal_holds::LiftLegalHoldRequest,
         crate::records::hold::Covers,
+        records_schemas::RegisterRecordsRequest,
+        records_schemas::RecordsRequestResponse,
+        records_schemas::RequestTipResponse,
+        records_schemas::PartResponse,
+        records_schemas::PreMarkResponse,
+        records_schemas::CopyResponse,
+        records_schemas::RecordsRequestPage,
+        records_schemas::RecordsRequestSummary,
+        records_schemas::RedactionsRequest,
+        records_schemas::DecisionCode,
+        records_schemas::DecisionRequest,
+        records_schemas::ApprovalRequest,
+        crate::records::redaction::Redaction,
     )),
     modifiers(&BearerApiKey),
     tags(
@@ -97,6 +118,7 @@ use crate::domain::{self, FieldError};
         (name = "stats", description = "Situation report: aggregates with disclosure control, their export, facility signals and deadline compliance"),
         (name = "records", description = "Records management: legal holds (gallringsspärr) against disposal"),
         (name = "health", description = "Liveness and readiness"),
+        (name = "records", description = "Public-records requests: redaction, decision, second approval and the disclosure copy (registry systems, records:write)"),
     )
 )]
 pub struct ApiDoc;

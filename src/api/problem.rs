@@ -40,7 +40,7 @@ pub enum ApiError {
         "the tip's content was disposed of (gallrad) under the records rules; a disposed tip can no longer be changed, messaged or reopened"
     )]
     Disposed,
-    #[error("the tip has changed since it was read; read it again (If-Match did not match)")]
+    #[error("it has changed since it was read; read it again (If-Match did not match)")]
     PreconditionFailed,
     #[error("send If-Match with the ETag of the version you are changing")]
     PreconditionRequired,

@@ -408,14 +408,14 @@ fn tip_response((tip, version): (TipResponse, i32)) -> HttpResponse {
         .json(tip)
 }
 
-fn etag(version: i32) -> header::EntityTag {
+pub(super) fn etag(version: i32) -> header::EntityTag {
     header::EntityTag::new_strong(format!("v{version}"))
 }
 
 /// The version an `If-Match` header names: 428 without one; 422 (naming the header) when it
 /// is not an entity tag this service sends, since that is a malformed request, not a stale
 /// one (412 is for a well-formed ETag of another version, which needs the tip's state to tell).
-fn expected_version(request: &HttpRequest) -> Result<i32, ApiError> {
+pub(super) fn expected_version(request: &HttpRequest) -> Result<i32, ApiError> {
     let value = request
         .headers()
         .get(header::IF_MATCH)

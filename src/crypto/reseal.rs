@@ -22,6 +22,8 @@ use crate::db::schema::{attachment_chunks, attachments};
 pub struct Stale {
     pub contact_details: u64,
     pub totp_secrets: u64,
+    /// Who asked, on public-records requests.
+    pub records_requesters: u64,
     pub attachments: u64,
     /// Files in a bucket still sealed with an older attachment key (not re-sealed).
     pub attachments_in_bucket: u64,
@@ -32,6 +34,7 @@ pub async fn count(conn: &mut AsyncPgConnection, crypto: &Crypto) -> QueryResult
     let attachment_key = crypto.active_attachment_key();
     let contact_details = count_stale(conn, crypto, &CONTACT_DETAILS).await?;
     let totp_secrets = count_stale(conn, crypto, &TOTP_SECRETS).await?;
+    let records_requesters = count_stale(conn, crypto, &RECORDS_REQUESTERS).await?;
     let stale_files = attachments::table.filter(attachments::key_id.ne(attachment_key));
     let in_database: i64 = stale_files
         .filter(attachments::storage.eq("postgres"))
@@ -46,6 +49,7 @@ pub async fn count(conn: &mut AsyncPgConnection, crypto: &Crypto) -> QueryResult
     Ok(Stale {
         contact_details,
         totp_secrets,
+        records_requesters,
         attachments: to_u64(in_database),
         attachments_in_bucket: to_u64(in_bucket),
     })
@@ -63,6 +67,9 @@ pub async fn reseal(
     let totp_secrets = reseal_field(conn, crypto, &TOTP_SECRETS, batch)
         .await
         .context("re-sealing TOTP secrets")?;
+    let records_requesters = reseal_field(conn, crypto, &RECORDS_REQUESTERS, batch)
+        .await
+        .context("re-sealing the requesters of public-records requests")?;
     let attachments = reseal_attachments(conn, crypto, batch)
         .await
         .context("re-sealing attachments")?;
@@ -70,6 +77,7 @@ pub async fn reseal(
     Ok(Stale {
         contact_details,
         totp_secrets,
+        records_requesters,
         attachments,
         attachments_in_bucket: left.attachments_in_bucket,
     })
@@ -91,6 +99,14 @@ const CONTACT_DETAILS: SealedField = SealedField {
     key_id: "contact_key_id",
     sealed: "contact_ciphertext",
     what: "the contact details of tip",
+};
+
+const RECORDS_REQUESTERS: SealedField = SealedField {
+    table: "records_requests",
+    id: "id",
+    key_id: "requester_key_id",
+    sealed: "requester_ciphertext",
+    what: "the requester of public-records request",
 };
 
 const TOTP_SECRETS: SealedField = SealedField {

@@ -12,7 +12,7 @@ pub fn contains_identity_number(text: &str) -> bool {
     let mut i = 0;
     while i < chars.len() {
         let starts_run = chars[i].is_ascii_digit() && (i == 0 || !chars[i - 1].is_ascii_digit());
-        if starts_run && candidate_at(&chars, i) {
+        if starts_run && candidate_at(&chars, i).is_some() {
             return true;
         }
         i += 1;
@@ -20,8 +20,27 @@ pub fn contains_identity_number(text: &str) -> bool {
     false
 }
 
-/// Tries every accepted shape starting at `start`.
-fn candidate_at(chars: &[char], start: usize) -> bool {
+/// Where `text` holds identity numbers: the character range (Unicode scalar values, end
+/// exclusive) of each, in order, as the guard finds them. A public-records copy pre-marks
+/// these for withholding.
+pub fn identity_number_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let starts_run = chars[i].is_ascii_digit() && (i == 0 || !chars[i - 1].is_ascii_digit());
+        if starts_run && let Some(len) = candidate_at(&chars, i) {
+            found.push(i..i + len);
+            i += len;
+            continue;
+        }
+        i += 1;
+    }
+    found
+}
+
+/// Tries every accepted shape starting at `start`; the length of the first that fits.
+fn candidate_at(chars: &[char], start: usize) -> Option<usize> {
     for date_len in [6, 8] {
         let Some(date) = digits(chars, start, date_len) else {
             continue;
@@ -39,10 +58,10 @@ fn candidate_at(chars: &[char], start: usize) -> bool {
         }
         let short_date = &date[date_len - 6..];
         if plausible_date(short_date) && luhn_valid(short_date, &tail) {
-            return true;
+            return Some(pos + 4 - start);
         }
     }
-    false
+    None
 }
 
 fn digits(chars: &[char], start: usize, len: usize) -> Option<Vec<u32>> {
@@ -92,6 +111,30 @@ mod tests {
             "(811218-9876)",
         ] {
             assert!(contains_identity_number(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn ranges_cover_each_number_exactly_in_characters() {
+        let text = "Åsa (811218-9876) och 198112189876, inte 070-123 45 67; 701063-2391.";
+        let ranges = identity_number_ranges(text);
+        let chars: Vec<char> = text.chars().collect();
+        let found: Vec<String> = ranges
+            .iter()
+            .map(|r| chars[r.clone()].iter().collect())
+            .collect();
+        assert_eq!(found, ["811218-9876", "198112189876", "701063-2391"]);
+        // Character offsets, not bytes: "Å" is two bytes but one character.
+        assert_eq!(ranges[0], 5..16);
+        assert!(identity_number_ranges("Ring 070-123 45 67.").is_empty());
+        assert!(identity_number_ranges("").is_empty());
+        // Every text the guard flags has a range, and every range is one the guard flags.
+        for text in ["pnr 8112189876", "Född 811218+9876", "811218-9875"] {
+            assert_eq!(
+                contains_identity_number(text),
+                !identity_number_ranges(text).is_empty(),
+                "{text}"
+            );
         }
     }
 

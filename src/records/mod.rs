@@ -3,9 +3,14 @@
 //! hold, disclosed on request with secret passages withheld, and exported to the archive.
 
 pub mod archive;
+pub mod disclosure_copy;
 pub mod disposal;
 pub mod hold;
 pub mod hold_access;
+pub mod redaction;
+pub mod request;
+pub mod request_list;
+pub mod review;
 pub mod rules;
 
 pub use rules::{

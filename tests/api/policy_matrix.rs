@@ -10,6 +10,8 @@ use reqwest::{Client, Method};
 use serde_json::json;
 use uuid::Uuid;
 
+use tipsa::auth::Scope;
+
 use crate::files::{execute, identifying_jpeg, uploaded_id};
 use crate::helpers::{TestApp, create_key, spawn_app};
 use crate::inspector::tip_in;
@@ -57,6 +59,9 @@ fn routes() -> Vec<Route> {
         &[("action", "assign"), ("assignee", ""), ("version", "x")];
     const EMPTY_BODY: &[(&str, &str)] = &[("body", "")];
     const EMPTY_REASON: &[(&str, &str)] = &[("reason", "")];
+    const NO_TIPS: &[(&str, &str)] = &[("received_on", "2026-11-20"), ("tips", "")];
+    const BAD_RANGE: &[(&str, &str)] = &[("version", "1"), ("range:0", "x")];
+    const NO_VERSION: &[(&str, &str)] = &[("decision", "disclosed"), ("version", "x")];
     vec![
         //                                               none inspector lead analyst admin
         plain(
@@ -242,6 +247,67 @@ fn routes() -> Vec<Route> {
             [401, 403, 403, 403, 403],
         ),
         plain(
+            "GET records hub",
+            "/inspektor/allmanna-handlingar",
+            Call::Get,
+            [303, 200, 200, 403, 200],
+        ),
+        plain(
+            "POST register request (no tips)",
+            "/inspektor/allmanna-handlingar",
+            Call::Form(NO_TIPS),
+            [303, 422, 422, 403, 403],
+        ),
+        Route {
+            name: "GET records request",
+            path: "/inspektor/allmanna-handlingar/{request}",
+            call: Call::Get,
+            own: [303, 200, 200, 403, 403],
+            other: [303, 404, 200, 403, 403],
+        },
+        Route {
+            name: "GET records redaction view",
+            path: "/inspektor/allmanna-handlingar/{request}/tips/{tip}",
+            call: Call::Get,
+            own: [303, 200, 200, 403, 403],
+            other: [303, 404, 200, 403, 403],
+        },
+        Route {
+            name: "POST redactions (bad range)",
+            path: "/inspektor/allmanna-handlingar/{request}/tips/{tip}",
+            call: Call::Form(BAD_RANGE),
+            own: [303, 422, 422, 403, 403],
+            other: [303, 404, 422, 403, 403],
+        },
+        Route {
+            name: "POST records decision (no version)",
+            path: "/inspektor/allmanna-handlingar/{request}/beslut",
+            call: Call::Form(NO_VERSION),
+            own: [303, 422, 422, 403, 403],
+            other: [303, 404, 422, 403, 403],
+        },
+        Route {
+            name: "GET records copy (undecided)",
+            path: "/inspektor/allmanna-handlingar/{request}/kopia",
+            call: Call::Get,
+            own: [303, 409, 409, 403, 403],
+            other: [303, 404, 409, 403, 403],
+        },
+        // Registry systems use the records API with keys; people work on the pages.
+        plain(
+            "API GET /records-requests",
+            "/api/v1/records-requests",
+            Call::Get,
+            [401, 401, 401, 401, 401],
+        ),
+        Route {
+            name: "API GET /records-requests/{id}",
+            path: "/api/v1/records-requests/{request}",
+            call: Call::Get,
+            own: [401, 401, 401, 401, 401],
+            other: [401, 401, 401, 401, 401],
+        },
+        plain(
             "API POST /tips (submit)",
             "/api/v1/tips",
             Call::Json(Method::POST, "{}", None),
@@ -329,14 +395,15 @@ async fn send(
     client: &Client,
     csrf: &str,
     route: &Route,
-    (tip, file, hold): (Uuid, &str, &str),
+    (tip, file, hold, records_request): (Uuid, &str, &str, &str),
 ) -> u16 {
     let url = app.url(
         &route
             .path
             .replace("{tip}", &tip.to_string())
             .replace("{file}", file)
-            .replace("{hold}", hold),
+            .replace("{hold}", hold)
+            .replace("{request}", records_request),
     );
     let request = match &route.call {
         Call::Get => client.get(url),
@@ -388,6 +455,118 @@ async fn hold_on(app: &TestApp, tip: Uuid) -> String {
     id.to_string()
 }
 
+/// Registers a public-records request for the tip (with the all-scopes key); its id.
+async fn records_request_for(app: &TestApp, tip: Uuid) -> String {
+    let response = app
+        .client
+        .post(app.url("/api/v1/records-requests"))
+        .bearer_auth(&app.token)
+        .json(&json!({ "received_on": "2026-11-20", "tips": [tip.to_string()] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let body: serde_json::Value = response.json().await.unwrap();
+    body["id"].as_str().unwrap().to_owned()
+}
+
+/// Every records endpoint: 403 for a key without `records:write` (naming the scope), 2xx with
+/// it — a second key approving, as the second-approval rule needs another principal.
+#[tokio::test]
+async fn records_endpoints_need_the_records_write_scope() {
+    let config = crate::records_support::second_approval_config();
+    let app = crate::helpers::spawn_app_with(|s| s.config_dir = config.clone()).await;
+    let (tip, _) = tip_in(&app, "12", "1280", "Personalen räcker inte till på natten.").await;
+    let others = crate::helpers::create_key(
+        &app.db,
+        &[
+            Scope::TipsSubmit,
+            Scope::TipsRead,
+            Scope::TipsWrite,
+            Scope::StatsRead,
+        ],
+    )
+    .await;
+    let registry = crate::helpers::create_key(&app.db, &[Scope::RecordsWrite]).await;
+    let approver = crate::helpers::create_key(&app.db, &[Scope::RecordsWrite]).await;
+    let request = records_request_for(&app, tip).await;
+    let base = format!("/api/v1/records-requests/{request}");
+    let calls: Vec<(Method, String, Option<serde_json::Value>, &str, u16)> = vec![
+        (
+            Method::POST,
+            "/api/v1/records-requests".into(),
+            Some(json!({ "received_on": "2026-11-20", "tips": [tip.to_string()] })),
+            &registry,
+            201,
+        ),
+        (
+            Method::GET,
+            "/api/v1/records-requests".into(),
+            None,
+            &registry,
+            200,
+        ),
+        (Method::GET, base.clone(), None, &registry, 200),
+        (
+            Method::PUT,
+            format!("{base}/tips/{tip}/redactions"),
+            Some(json!({ "redactions": [] })),
+            &registry,
+            200,
+        ),
+        (
+            Method::POST,
+            format!("{base}/decision"),
+            Some(json!({ "decision": "disclosed" })),
+            &registry,
+            200,
+        ),
+        (
+            Method::POST,
+            format!("{base}/approval"),
+            Some(json!({ "approve": true })),
+            &approver,
+            200,
+        ),
+        (Method::GET, format!("{base}/copy"), None, &registry, 200),
+    ];
+    for (method, path, body, token, status) in calls {
+        let version: serde_json::Value = app
+            .client
+            .get(app.url(&base))
+            .bearer_auth(&registry)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let etag = format!("\"v{}\"", version["version"]);
+        let build = |token: &str| {
+            let mut request = app
+                .client
+                .request(method.clone(), app.url(&path))
+                .bearer_auth(token)
+                .header("If-Match", etag.clone());
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            request
+        };
+        let refused = build(&others).send().await.unwrap();
+        let problem = crate::helpers::problem(refused, 403).await;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("records:write"),
+            "{method} {path}: {problem}"
+        );
+        let allowed = build(token).send().await.unwrap();
+        assert_eq!(allowed.status().as_u16(), status, "{method} {path}");
+    }
+}
+
 #[tokio::test]
 async fn every_route_for_every_role_on_own_and_other_teams_tips() {
     let app = spawn_app().await;
@@ -411,6 +590,9 @@ async fn every_route_for_every_role_on_own_and_other_teams_tips() {
     // Each tip has a legal hold (to read and to lift).
     let own_hold = hold_on(&app, own_tip).await;
     let other_hold = hold_on(&app, other_tip).await;
+    // A public-records request for each tip.
+    let own_request = records_request_for(&app, own_tip).await;
+    let other_request = records_request_for(&app, other_tip).await;
     let people: Vec<Person> = vec![
         people::signed_in(&app, "inspector@ivo.example", &["inspector"], &["syd"]).await,
         people::signed_in(&app, "lead@ivo.example", &["triage_lead"], &["syd"]).await,
@@ -450,7 +632,7 @@ async fn every_route_for_every_role_on_own_and_other_teams_tips() {
                 client,
                 &tokens[index],
                 &route,
-                (own_tip, &own_file, &own_hold),
+                (own_tip, &own_file, &own_hold, &own_request),
             )
             .await;
             let other = send(
@@ -458,7 +640,7 @@ async fn every_route_for_every_role_on_own_and_other_teams_tips() {
                 client,
                 &tokens[index],
                 &route,
-                (other_tip, &other_file, &other_hold),
+                (other_tip, &other_file, &other_hold, &other_request),
             )
             .await;
             let mark = |got: u16, want: u16| {

@@ -8,6 +8,7 @@ pub mod holds;
 pub mod login;
 pub mod password_links;
 pub mod queue;
+pub mod records;
 pub mod sign_out;
 pub mod situation;
 pub mod tip;
@@ -97,6 +98,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     admin::configure(cfg);
     holds::configure(cfg);
     tip_records::configure(cfg);
+    records::configure(cfg);
 }
 
 /// A person with a full session.
