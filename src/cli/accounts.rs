@@ -50,6 +50,13 @@ pub enum UserCommand {
         #[arg(long = "team")]
         teams: Vec<String>,
     },
+    /// Allow ("on") or refuse ("off") the local password sign-in for one account (single
+    /// sign-on accounts start with it off; see auth.oidc.local_login for the global switch).
+    SetLocalLogin {
+        email: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -253,6 +260,28 @@ pub async fn run_user(
                 names.join(", "),
                 teams.join(", ")
             );
+        }
+        UserCommand::SetLocalLogin { email, state } => {
+            let account = find(conn, &email).await?;
+            let allowed = state == "on";
+            crate::auth::oidc::provisioning::set_local_login(conn, account.id, allowed).await?;
+            record(
+                conn,
+                crypto,
+                "user-set-local-login",
+                AuditAction::ChangeUser,
+                json!({ "user": account.id, "local_login_allowed": allowed }),
+            )
+            .await?;
+            let global = match settings.auth.oidc.local_login {
+                crate::config::LocalLogin::All => "",
+                crate::config::LocalLogin::BreakGlassOnly
+                    if settings.auth.oidc.is_break_glass(&email) => "",
+                crate::config::LocalLogin::BreakGlassOnly => {
+                    " (but auth.oidc.local_login = \"break_glass_only\" and the account is not in break_glass_accounts)"
+                }
+            };
+            eprintln!("{email}: local password sign-in {state}{global}.");
         }
     }
     Ok(())

@@ -9,6 +9,7 @@ pub mod password_links;
 pub mod queue;
 pub mod sign_out;
 pub mod situation;
+pub mod sso;
 pub mod tip;
 pub mod tip_files;
 
@@ -93,6 +94,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::redirect("/lagesbild", situation::PATH).see_other())
         .service(web::redirect("/en/situation-report", situation::PATH).see_other());
     admin::configure(cfg);
+    sso::configure(cfg);
 }
 
 /// A person with a full session.

@@ -1,0 +1,395 @@
+//! Single sign-on over plain HTTP against a real OpenID provider (oidc-provider): accounts
+//! created and kept in step with the provider's groups, tampered and replayed sign-ins refused,
+//! key rotation followed, the provider down, break-glass local sign-in, RP-initiated logout, and
+//! logs without tokens or codes.
+
+use diesel::sql_types::{Text, Uuid as SqlUuid};
+use diesel_async::RunQueryDsl;
+use reqwest::StatusCode;
+use tipsa::config::LocalLogin;
+
+use crate::helpers::{CapturedLogs, TestApp};
+use crate::inspector::tip_in;
+use crate::people::{self, csrf_token};
+use crate::sso_provider::{self, IdpUser, client, refresh_target, sign_in};
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+pub async fn count(app: &TestApp, sql: &str, bind: &str) -> i64 {
+    let mut conn = app.db.connect().await;
+    diesel::sql_query(sql)
+        .bind::<Text, _>(bind)
+        .get_result::<Count>(&mut conn)
+        .await
+        .unwrap()
+        .n
+}
+
+#[derive(diesel::QueryableByName)]
+struct AccountRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: uuid::Uuid,
+    #[diesel(sql_type = Text)]
+    roles: String,
+    #[diesel(sql_type = Text)]
+    teams: String,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    local_login_allowed: bool,
+}
+
+async fn account(app: &TestApp, email: &str) -> AccountRow {
+    let mut conn = app.db.connect().await;
+    diesel::sql_query(
+        "SELECT u.id, array_to_string(u.roles, ',') AS roles, u.local_login_allowed,
+                coalesce((SELECT string_agg(team, ',' ORDER BY team) FROM user_teams t
+                          WHERE t.user_id = u.id), '') AS teams
+         FROM users u WHERE email = $1",
+    )
+    .bind::<Text, _>(email)
+    .get_result(&mut conn)
+    .await
+    .unwrap()
+}
+
+async fn audit_count(app: &TestApp, action: &str) -> i64 {
+    count(app, "SELECT count(*) AS n FROM audit_log WHERE action = $1", action).await
+}
+
+/// Tipsa's page for a refused sign-in: its status and text.
+async fn refused(response: reqwest::Response, status: StatusCode, text: &str) {
+    assert_eq!(response.status(), status, "{}", response.url());
+    let page = response.text().await.unwrap();
+    assert!(page.contains(text), "{text:?} in {page}");
+}
+
+fn anna() -> IdpUser {
+    IdpUser::new("anna-sub-0001", "anna@ivo.example", &["tipsa-syd"])
+}
+
+#[tokio::test]
+async fn the_first_sign_in_creates_the_account_with_the_mapped_roles_and_teams() {
+    let site = sso_provider::start(vec![anna()], |_| {}).await;
+    let app = &site.app;
+    let (_, syd_ref) = tip_in(app, "12", "1280", "Personalen räcker inte till på natten här.").await;
+    let (_, ost_ref) = tip_in(app, "01", "0180", "Läkemedel delas ut utan kontroll på boendet.").await;
+
+    let browser = client();
+    let done = sign_in(&site, &browser).await;
+    let status = done.status();
+    let page = done.text().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(refresh_target(&page), "/inspektor");
+
+    let created = account(app, "anna@ivo.example").await;
+    assert_eq!(created.roles, "inspector");
+    assert_eq!(created.teams, "syd");
+    assert!(!created.local_login_allowed, "no local password for an SSO account");
+    let identities = count(
+        app,
+        "SELECT count(*) AS n FROM user_identities WHERE subject = $1",
+        "anna-sub-0001",
+    )
+    .await;
+    assert_eq!(identities, 1);
+    assert_eq!(audit_count(app, "create_user").await, 1);
+    assert_eq!(audit_count(app, "sso_login").await, 1);
+
+    let queue = browser.get(app.url("/inspektor")).send().await.unwrap();
+    assert_eq!(queue.status(), StatusCode::OK, "a full session: no second step");
+    let queue = queue.text().await.unwrap();
+    assert!(queue.contains(&syd_ref), "the mapped team's tip is listed");
+    assert!(!queue.contains(&ost_ref), "another team's tip is not");
+    assert!(queue.contains("Person anna-sub-0001"), "the provider's name");
+}
+
+#[tokio::test]
+async fn a_changed_group_takes_effect_at_the_next_sign_in_and_no_group_is_refused() {
+    let mut site = sso_provider::start(vec![anna()], |_| {}).await;
+    let (_, syd_ref) = tip_in(&site.app, "12", "1280", "Personalen räcker inte till på natten här.").await;
+    let (_, ost_ref) = tip_in(&site.app, "01", "0180", "Läkemedel delas ut utan kontroll på boendet.").await;
+    let first = client();
+    assert_eq!(sign_in(&site, &first).await.status(), StatusCode::OK);
+
+    site.idp.set_groups("anna-sub-0001", &["tipsa-ost", "tipsa-triage"]);
+    let second = client();
+    assert_eq!(sign_in(&site, &second).await.status(), StatusCode::OK);
+    let changed = account(&site.app, "anna@ivo.example").await;
+    assert_eq!(changed.roles, "inspector,triage_lead");
+    assert_eq!(changed.teams, "ost");
+    assert_eq!(audit_count(&site.app, "sso_mapping_changed").await, 1);
+    let queue = second.get(site.app.url("/inspektor")).send().await.unwrap();
+    let queue = queue.text().await.unwrap();
+    assert!(queue.contains(&ost_ref) && queue.contains(&syd_ref), "a triage lead sees both");
+
+    site.idp.set_groups("anna-sub-0001", &["tipsa-ost"]);
+    let third = client();
+    assert_eq!(sign_in(&site, &third).await.status(), StatusCode::OK);
+    let queue = third.get(site.app.url("/inspektor")).send().await.unwrap();
+    let queue = queue.text().await.unwrap();
+    assert!(queue.contains(&ost_ref) && !queue.contains(&syd_ref));
+
+    site.idp.set_groups("anna-sub-0001", &["some-other-system"]);
+    let fourth = client();
+    refused(
+        sign_in(&site, &fourth).await,
+        StatusCode::FORBIDDEN,
+        "no access to Tipsa",
+    )
+    .await;
+    for earlier in [&first, &second, &third, &fourth] {
+        let page = earlier.get(site.app.url("/inspektor")).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::SEE_OTHER, "every session has ended");
+    }
+    assert_eq!(audit_count(&site.app, "sso_login_refused").await, 1);
+    let still = account(&site.app, "anna@ivo.example").await;
+    assert_eq!(still.teams, "ost", "a refused sign-in changes nothing");
+}
+
+#[tokio::test]
+async fn tampered_id_tokens_are_refused_and_real_ones_then_work() {
+    let mut site = sso_provider::start(vec![anna()], |_| {}).await;
+    for mode in [
+        "foreign_key",
+        "unknown_kid",
+        "wrong_audience",
+        "expired",
+        "wrong_nonce",
+    ] {
+        site.idp.tamper(Some(mode));
+        let browser = client();
+        let response = sign_in(&site, &browser).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{mode}");
+        let page = response.text().await.unwrap();
+        assert!(page.contains("could not be verified"), "{mode}: {page}");
+        let session = browser.get(site.app.url("/inspektor")).send().await.unwrap();
+        assert_eq!(session.status(), StatusCode::SEE_OTHER, "{mode}: no session");
+    }
+    let accounts = count(&site.app, "SELECT count(*) AS n FROM users WHERE email = $1", "anna@ivo.example").await;
+    assert_eq!(accounts, 0, "no account from a refused token");
+    assert_eq!(audit_count(&site.app, "sso_login_refused").await, 5);
+    assert!(
+        CapturedLogs::global()
+            .text()
+            .contains("fetched the provider's signing keys again"),
+        "an unknown key id fetches the keys once more"
+    );
+
+    site.idp.tamper(None);
+    assert_eq!(sign_in(&site, &client()).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn replayed_foreign_and_wrong_callbacks_are_refused() {
+    let site = sso_provider::start(vec![anna()], |_| {}).await;
+    let browser = client();
+    let url = sso_provider::callback_url(&site, &browser).await;
+    // Another browser (with a sign-in of its own under way) opening this browser's callback
+    // URL (login CSRF): refused, and the sign-in stays usable for the browser that started it.
+    let other = client();
+    sso_provider::callback_url(&site, &other).await;
+    refused(
+        sso_provider::open(&other, &url).await,
+        StatusCode::BAD_REQUEST,
+        "could not be matched",
+    )
+    .await;
+    assert_eq!(sso_provider::open(&browser, &url).await.status(), StatusCode::OK);
+    // The same callback again: the state is used up.
+    refused(
+        sso_provider::open(&browser, &url).await,
+        StatusCode::BAD_REQUEST,
+        "could not be matched",
+    )
+    .await;
+
+    // A used code with a fresh, valid state: the provider refuses the code.
+    let fresh = sso_provider::callback_url(&site, &browser).await;
+    let state = pair(&fresh, "state");
+    let mut reused = url.clone();
+    reused.set_query(Some(&format!(
+        "code={}&state={state}",
+        pair(&url, "code")
+    )));
+    refused(
+        sso_provider::open(&browser, &reused).await,
+        StatusCode::BAD_REQUEST,
+        "could not be matched",
+    )
+    .await;
+
+    // A wrong state, no state, and the provider's own refusal.
+    let mut wrong = fresh.clone();
+    wrong.set_query(Some(&format!("code={}&state=not-the-state", pair(&fresh, "code"))));
+    refused(sso_provider::open(&browser, &wrong).await, StatusCode::BAD_REQUEST, "could not be matched").await;
+    let path = format!("/inspektor/sso/{}/callback", sso_provider::PROVIDER);
+    let none = browser.get(site.app.url(&path)).send().await.unwrap();
+    refused(none, StatusCode::BAD_REQUEST, "could not be matched").await;
+    let denied_flow = sso_provider::callback_url(&site, &browser).await;
+    let denied = browser
+        .get(site.app.url(&format!(
+            "{path}?error=access_denied&state={}",
+            pair(&denied_flow, "state")
+        )))
+        .send()
+        .await
+        .unwrap();
+    refused(denied, StatusCode::FORBIDDEN, "did not let you sign in").await;
+    assert_eq!(
+        count(&site.app, "SELECT count(*) AS n FROM sso_flows WHERE provider = $1", "idp").await,
+        1,
+        "every flow taken back is gone; the other browser's is left"
+    );
+
+    let logs = CapturedLogs::global().text();
+    for secret in [pair(&url, "code"), pair(&url, "state"), pair(&fresh, "code")] {
+        assert!(!logs.contains(&secret), "a code or state in the logs");
+    }
+    assert!(!logs.contains("eyJhbGci"), "a JWT in the logs");
+}
+
+fn pair(url: &reqwest::Url, name: &str) -> String {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("{name} in {url}"))
+}
+
+#[tokio::test]
+async fn key_rotation_at_the_provider_is_followed() {
+    let mut site = sso_provider::start(vec![anna()], |_| {}).await;
+    assert_eq!(sign_in(&site, &client()).await.status(), StatusCode::OK);
+    site.idp.rotate_keys("key-2");
+    let after = sign_in(&site, &client()).await;
+    assert_eq!(after.status(), StatusCode::OK, "signed with the new key");
+    assert_eq!(audit_count(&site.app, "sso_login").await, 2);
+}
+
+#[tokio::test]
+async fn multi_factor_is_required_when_configured() {
+    let mut site = sso_provider::start(vec![anna()], |_| {}).await;
+    site.idp.set_amr("anna-sub-0001", &["pwd"]);
+    refused(
+        sign_in(&site, &client()).await,
+        StatusCode::FORBIDDEN,
+        "stronger sign-in",
+    )
+    .await;
+    site.idp.set_amr("anna-sub-0001", &["pwd", "mfa"]);
+    assert_eq!(sign_in(&site, &client()).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn disabled_and_unlinked_accounts_are_refused() {
+    let mut site = sso_provider::start(
+        vec![anna(), IdpUser::new("bo-sub-0002", "bo@ivo.example", &["tipsa-syd"])],
+        |_| {},
+    )
+    .await;
+    assert_eq!(sign_in(&site, &client()).await.status(), StatusCode::OK);
+    let anna_id = account(&site.app, "anna@ivo.example").await.id;
+    let mut conn = site.app.db.connect().await;
+    tipsa::auth::accounts::set_active(&mut conn, anna_id, false)
+        .await
+        .unwrap();
+    refused(sign_in(&site, &client()).await, StatusCode::FORBIDDEN, "disabled").await;
+
+    // A local account with Bo's address is not taken over by the provider's Bo.
+    people::create_person(&site.app, "bo@ivo.example", &["analyst"], &[]).await;
+    site.idp.sign_in_as("bo-sub-0002");
+    refused(sign_in(&site, &client()).await, StatusCode::CONFLICT, "not linked").await;
+    let bo = account(&site.app, "bo@ivo.example").await;
+    assert_eq!(bo.roles, "analyst", "the local account is unchanged");
+    assert!(bo.local_login_allowed);
+}
+
+#[tokio::test]
+async fn with_the_provider_down_the_page_says_so_and_break_glass_sign_in_still_works() {
+    let mut site = sso_provider::start(vec![anna()], |settings| {
+        settings.auth.oidc.local_login = LocalLogin::BreakGlassOnly;
+        settings.auth.oidc.break_glass_accounts = vec!["Admin@IVO.example".into()];
+    })
+    .await;
+    // Down in the middle of a sign-in: the code cannot be exchanged.
+    let browser = client();
+    let url = sso_provider::callback_url(&site, &browser).await;
+    site.idp.stop();
+    refused(
+        sso_provider::open(&browser, &url).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "cannot be reached",
+    )
+    .await;
+
+    let login = reqwest::get(site.app.url("/inspektor/logga-in?lang=en")).await.unwrap();
+    let page = login.text().await.unwrap();
+    assert!(page.contains("Sign in with the test authority"), "{page}");
+    assert!(!page.contains("id=\"password\""), "no password form for everyone");
+    assert!(page.contains("lokal=1"), "the break-glass link");
+    let local = reqwest::get(site.app.url("/inspektor/logga-in?lang=en&lokal=1")).await.unwrap();
+    assert!(local.text().await.unwrap().contains("id=\"password\""));
+
+    let admin = people::signed_in(&site.app, "admin@ivo.example", &["admin"], &[]).await;
+    let home = admin.get(&site.app, "/inspektor/admin").await;
+    assert_eq!(home.status(), StatusCode::OK, "break-glass admin signed in locally");
+
+    people::create_person(&site.app, "cecilia@ivo.example", &["inspector"], &["syd"]).await;
+    let other = people::browser_client();
+    let refused_local =
+        people::post_password(&site.app, &other, "cecilia@ivo.example", people::PASSWORD).await;
+    assert_eq!(refused_local.status(), StatusCode::FORBIDDEN);
+    assert!(refused_local.text().await.unwrap().contains("Tipsa-lösenord"));
+}
+
+#[tokio::test]
+async fn a_provider_never_reached_gives_a_503_page_with_the_break_glass_link() {
+    let mut site = sso_provider::start(vec![anna()], |settings| {
+        settings.auth.oidc.local_login = LocalLogin::BreakGlassOnly;
+    })
+    .await;
+    site.idp.stop();
+    let start = client()
+        .get(site.app.url("/inspektor/sso/idp?next=/inspektor&lang=en"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let page = start.text().await.unwrap();
+    assert!(page.contains("cannot be reached") && page.contains("lokal=1"), "{page}");
+    let unknown = client().get(site.app.url("/inspektor/sso/nope")).send().await.unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn logging_out_continues_to_the_providers_end_session_endpoint() {
+    let site = sso_provider::start(vec![anna()], |_| {}).await;
+    let browser = client();
+    assert_eq!(sign_in(&site, &browser).await.status(), StatusCode::OK);
+    let queue = browser.get(site.app.url("/inspektor")).send().await.unwrap();
+    let token = csrf_token(&queue.text().await.unwrap());
+    let out = browser
+        .post(site.app.url("/inspektor/logga-ut"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::OK);
+    let target = refresh_target(&out.text().await.unwrap());
+    let url = reqwest::Url::parse(&target).unwrap();
+    assert!(target.starts_with(&format!("{}/session/end", site.idp.issuer)), "{target}");
+    assert!(url.query_pairs().any(|(k, v)| k == "id_token_hint" && v.starts_with("eyJ")));
+    assert!(url.query_pairs().any(|(k, v)| k == "post_logout_redirect_uri"
+        && v == site.app.url("/inspektor/logga-in?ut=1")));
+    let at_provider = browser.get(url).send().await.unwrap();
+    assert_eq!(at_provider.status(), StatusCode::OK, "the provider accepts the hint");
+    assert!(at_provider.text().await.unwrap().contains("sign-out"));
+    let after = browser.get(site.app.url("/inspektor")).send().await.unwrap();
+    assert_eq!(after.status(), StatusCode::SEE_OTHER, "the Tipsa session has ended");
+    assert_eq!(
+        count(&site.app, "SELECT count(*) AS n FROM sso_sessions WHERE provider = $1", "idp").await,
+        0
+    );
+}
