@@ -276,7 +276,10 @@ pub async fn run_user(
             let global = match settings.auth.oidc.local_login {
                 crate::config::LocalLogin::All => "",
                 crate::config::LocalLogin::BreakGlassOnly
-                    if settings.auth.oidc.is_break_glass(&email) => "",
+                    if settings.auth.oidc.is_break_glass(&email) =>
+                {
+                    ""
+                }
                 crate::config::LocalLogin::BreakGlassOnly => {
                     " (but auth.oidc.local_login = \"break_glass_only\" and the account is not in break_glass_accounts)"
                 }

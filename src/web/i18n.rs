@@ -183,7 +183,10 @@ pub const SV_SOURCES: [(&str, &str); 8] = [
         "locales/disposal.sv.toml",
         include_str!("../../locales/disposal.sv.toml"),
     ),
-    ("locales/sso.sv.toml", include_str!("../../locales/sso.sv.toml")),
+    (
+        "locales/sso.sv.toml",
+        include_str!("../../locales/sso.sv.toml"),
+    ),
 ];
 pub const EN_SOURCES: [(&str, &str); 8] = [
     ("locales/en.toml", include_str!("../../locales/en.toml")),
@@ -211,7 +214,10 @@ pub const EN_SOURCES: [(&str, &str); 8] = [
         "locales/disposal.en.toml",
         include_str!("../../locales/disposal.en.toml"),
     ),
-    ("locales/sso.en.toml", include_str!("../../locales/sso.en.toml")),
+    (
+        "locales/sso.en.toml",
+        include_str!("../../locales/sso.en.toml"),
+    ),
 ];
 
 impl Translations {

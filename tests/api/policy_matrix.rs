@@ -406,7 +406,11 @@ async fn every_route_for_every_role_on_own_and_other_teams_tips() {
 async fn an_inspector_signed_in_through_the_provider_gets_the_inspector_column() {
     use crate::sso_provider::{self, IdpUser};
     let site = sso_provider::start(
-        vec![IdpUser::new("matrix-sub", "sso@ivo.example", &["tipsa-syd"])],
+        vec![IdpUser::new(
+            "matrix-sub",
+            "sso@ivo.example",
+            &["tipsa-syd"],
+        )],
         |_| {},
     )
     .await;
@@ -421,7 +425,11 @@ async fn an_inspector_signed_in_through_the_provider_gets_the_inspector_column()
         .into_iter()
         .filter(|r| representative.contains(&r.name))
         .collect();
-    assert_eq!(routes.len(), 2, "the representative routes are in the matrix");
+    assert_eq!(
+        routes.len(),
+        2,
+        "the representative routes are in the matrix"
+    );
     for route in &routes {
         let own = send(app, &client, "", route, (own_tip, "")).await;
         let other = send(app, &client, "", route, (other_tip, "")).await;

@@ -56,7 +56,12 @@ async fn account(app: &TestApp, email: &str) -> AccountRow {
 }
 
 async fn audit_count(app: &TestApp, action: &str) -> i64 {
-    count(app, "SELECT count(*) AS n FROM audit_log WHERE action = $1", action).await
+    count(
+        app,
+        "SELECT count(*) AS n FROM audit_log WHERE action = $1",
+        action,
+    )
+    .await
 }
 
 /// Tipsa's page for a refused sign-in: its status and text.
@@ -74,8 +79,20 @@ fn anna() -> IdpUser {
 async fn the_first_sign_in_creates_the_account_with_the_mapped_roles_and_teams() {
     let site = sso_provider::start(vec![anna()], |_| {}).await;
     let app = &site.app;
-    let (_, syd_ref) = tip_in(app, "12", "1280", "Personalen räcker inte till på natten här.").await;
-    let (_, ost_ref) = tip_in(app, "01", "0180", "Läkemedel delas ut utan kontroll på boendet.").await;
+    let (_, syd_ref) = tip_in(
+        app,
+        "12",
+        "1280",
+        "Personalen räcker inte till på natten här.",
+    )
+    .await;
+    let (_, ost_ref) = tip_in(
+        app,
+        "01",
+        "0180",
+        "Läkemedel delas ut utan kontroll på boendet.",
+    )
+    .await;
 
     let browser = client();
     let done = sign_in(&site, &browser).await;
@@ -87,7 +104,10 @@ async fn the_first_sign_in_creates_the_account_with_the_mapped_roles_and_teams()
     let created = account(app, "anna@ivo.example").await;
     assert_eq!(created.roles, "inspector");
     assert_eq!(created.teams, "syd");
-    assert!(!created.local_login_allowed, "no local password for an SSO account");
+    assert!(
+        !created.local_login_allowed,
+        "no local password for an SSO account"
+    );
     let identities = count(
         app,
         "SELECT count(*) AS n FROM user_identities WHERE subject = $1",
@@ -99,22 +119,42 @@ async fn the_first_sign_in_creates_the_account_with_the_mapped_roles_and_teams()
     assert_eq!(audit_count(app, "sso_login").await, 1);
 
     let queue = browser.get(app.url("/inspektor")).send().await.unwrap();
-    assert_eq!(queue.status(), StatusCode::OK, "a full session: no second step");
+    assert_eq!(
+        queue.status(),
+        StatusCode::OK,
+        "a full session: no second step"
+    );
     let queue = queue.text().await.unwrap();
     assert!(queue.contains(&syd_ref), "the mapped team's tip is listed");
     assert!(!queue.contains(&ost_ref), "another team's tip is not");
-    assert!(queue.contains("Person anna-sub-0001"), "the provider's name");
+    assert!(
+        queue.contains("Person anna-sub-0001"),
+        "the provider's name"
+    );
 }
 
 #[tokio::test]
 async fn a_changed_group_takes_effect_at_the_next_sign_in_and_no_group_is_refused() {
     let mut site = sso_provider::start(vec![anna()], |_| {}).await;
-    let (_, syd_ref) = tip_in(&site.app, "12", "1280", "Personalen räcker inte till på natten här.").await;
-    let (_, ost_ref) = tip_in(&site.app, "01", "0180", "Läkemedel delas ut utan kontroll på boendet.").await;
+    let (_, syd_ref) = tip_in(
+        &site.app,
+        "12",
+        "1280",
+        "Personalen räcker inte till på natten här.",
+    )
+    .await;
+    let (_, ost_ref) = tip_in(
+        &site.app,
+        "01",
+        "0180",
+        "Läkemedel delas ut utan kontroll på boendet.",
+    )
+    .await;
     let first = client();
     assert_eq!(sign_in(&site, &first).await.status(), StatusCode::OK);
 
-    site.idp.set_groups("anna-sub-0001", &["tipsa-ost", "tipsa-triage"]);
+    site.idp
+        .set_groups("anna-sub-0001", &["tipsa-ost", "tipsa-triage"]);
     let second = client();
     assert_eq!(sign_in(&site, &second).await.status(), StatusCode::OK);
     let changed = account(&site.app, "anna@ivo.example").await;
@@ -123,7 +163,10 @@ async fn a_changed_group_takes_effect_at_the_next_sign_in_and_no_group_is_refuse
     assert_eq!(audit_count(&site.app, "sso_mapping_changed").await, 1);
     let queue = second.get(site.app.url("/inspektor")).send().await.unwrap();
     let queue = queue.text().await.unwrap();
-    assert!(queue.contains(&ost_ref) && queue.contains(&syd_ref), "a triage lead sees both");
+    assert!(
+        queue.contains(&ost_ref) && queue.contains(&syd_ref),
+        "a triage lead sees both"
+    );
 
     site.idp.set_groups("anna-sub-0001", &["tipsa-ost"]);
     let third = client();
@@ -141,8 +184,16 @@ async fn a_changed_group_takes_effect_at_the_next_sign_in_and_no_group_is_refuse
     )
     .await;
     for earlier in [&first, &second, &third, &fourth] {
-        let page = earlier.get(site.app.url("/inspektor")).send().await.unwrap();
-        assert_eq!(page.status(), StatusCode::SEE_OTHER, "every session has ended");
+        let page = earlier
+            .get(site.app.url("/inspektor"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            page.status(),
+            StatusCode::SEE_OTHER,
+            "every session has ended"
+        );
     }
     assert_eq!(audit_count(&site.app, "sso_login_refused").await, 1);
     let still = account(&site.app, "anna@ivo.example").await;
@@ -165,10 +216,23 @@ async fn tampered_id_tokens_are_refused_and_real_ones_then_work() {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{mode}");
         let page = response.text().await.unwrap();
         assert!(page.contains("could not be verified"), "{mode}: {page}");
-        let session = browser.get(site.app.url("/inspektor")).send().await.unwrap();
-        assert_eq!(session.status(), StatusCode::SEE_OTHER, "{mode}: no session");
+        let session = browser
+            .get(site.app.url("/inspektor"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            session.status(),
+            StatusCode::SEE_OTHER,
+            "{mode}: no session"
+        );
     }
-    let accounts = count(&site.app, "SELECT count(*) AS n FROM users WHERE email = $1", "anna@ivo.example").await;
+    let accounts = count(
+        &site.app,
+        "SELECT count(*) AS n FROM users WHERE email = $1",
+        "anna@ivo.example",
+    )
+    .await;
     assert_eq!(accounts, 0, "no account from a refused token");
     assert_eq!(audit_count(&site.app, "sso_login_refused").await, 5);
     assert!(
@@ -197,7 +261,10 @@ async fn replayed_foreign_and_wrong_callbacks_are_refused() {
         "could not be matched",
     )
     .await;
-    assert_eq!(sso_provider::open(&browser, &url).await.status(), StatusCode::OK);
+    assert_eq!(
+        sso_provider::open(&browser, &url).await.status(),
+        StatusCode::OK
+    );
     // The same callback again: the state is used up.
     refused(
         sso_provider::open(&browser, &url).await,
@@ -210,10 +277,7 @@ async fn replayed_foreign_and_wrong_callbacks_are_refused() {
     let fresh = sso_provider::callback_url(&site, &browser).await;
     let state = pair(&fresh, "state");
     let mut reused = url.clone();
-    reused.set_query(Some(&format!(
-        "code={}&state={state}",
-        pair(&url, "code")
-    )));
+    reused.set_query(Some(&format!("code={}&state={state}", pair(&url, "code"))));
     refused(
         sso_provider::open(&browser, &reused).await,
         StatusCode::BAD_REQUEST,
@@ -223,8 +287,16 @@ async fn replayed_foreign_and_wrong_callbacks_are_refused() {
 
     // A wrong state, no state, and the provider's own refusal.
     let mut wrong = fresh.clone();
-    wrong.set_query(Some(&format!("code={}&state=not-the-state", pair(&fresh, "code"))));
-    refused(sso_provider::open(&browser, &wrong).await, StatusCode::BAD_REQUEST, "could not be matched").await;
+    wrong.set_query(Some(&format!(
+        "code={}&state=not-the-state",
+        pair(&fresh, "code")
+    )));
+    refused(
+        sso_provider::open(&browser, &wrong).await,
+        StatusCode::BAD_REQUEST,
+        "could not be matched",
+    )
+    .await;
     let path = format!("/inspektor/sso/{}/callback", sso_provider::PROVIDER);
     let none = browser.get(site.app.url(&path)).send().await.unwrap();
     refused(none, StatusCode::BAD_REQUEST, "could not be matched").await;
@@ -239,13 +311,22 @@ async fn replayed_foreign_and_wrong_callbacks_are_refused() {
         .unwrap();
     refused(denied, StatusCode::FORBIDDEN, "did not let you sign in").await;
     assert_eq!(
-        count(&site.app, "SELECT count(*) AS n FROM sso_flows WHERE provider = $1", "idp").await,
+        count(
+            &site.app,
+            "SELECT count(*) AS n FROM sso_flows WHERE provider = $1",
+            "idp"
+        )
+        .await,
         1,
         "every flow taken back is gone; the other browser's is left"
     );
 
     let logs = CapturedLogs::global().text();
-    for secret in [pair(&url, "code"), pair(&url, "state"), pair(&fresh, "code")] {
+    for secret in [
+        pair(&url, "code"),
+        pair(&url, "state"),
+        pair(&fresh, "code"),
+    ] {
         assert!(!logs.contains(&secret), "a code or state in the logs");
     }
     assert!(!logs.contains("eyJhbGci"), "a JWT in the logs");
@@ -285,7 +366,10 @@ async fn multi_factor_is_required_when_configured() {
 #[tokio::test]
 async fn disabled_and_unlinked_accounts_are_refused() {
     let mut site = sso_provider::start(
-        vec![anna(), IdpUser::new("bo-sub-0002", "bo@ivo.example", &["tipsa-syd"])],
+        vec![
+            anna(),
+            IdpUser::new("bo-sub-0002", "bo@ivo.example", &["tipsa-syd"]),
+        ],
         |_| {},
     )
     .await;
@@ -295,12 +379,22 @@ async fn disabled_and_unlinked_accounts_are_refused() {
     tipsa::auth::accounts::set_active(&mut conn, anna_id, false)
         .await
         .unwrap();
-    refused(sign_in(&site, &client()).await, StatusCode::FORBIDDEN, "disabled").await;
+    refused(
+        sign_in(&site, &client()).await,
+        StatusCode::FORBIDDEN,
+        "disabled",
+    )
+    .await;
 
     // A local account with Bo's address is not taken over by the provider's Bo.
     people::create_person(&site.app, "bo@ivo.example", &["analyst"], &[]).await;
     site.idp.sign_in_as("bo-sub-0002");
-    refused(sign_in(&site, &client()).await, StatusCode::CONFLICT, "not linked").await;
+    refused(
+        sign_in(&site, &client()).await,
+        StatusCode::CONFLICT,
+        "not linked",
+    )
+    .await;
     let bo = account(&site.app, "bo@ivo.example").await;
     assert_eq!(bo.roles, "analyst", "the local account is unchanged");
     assert!(bo.local_login_allowed);
@@ -324,24 +418,41 @@ async fn with_the_provider_down_the_page_says_so_and_break_glass_sign_in_still_w
     )
     .await;
 
-    let login = reqwest::get(site.app.url("/inspektor/logga-in?lang=en")).await.unwrap();
+    let login = reqwest::get(site.app.url("/inspektor/logga-in?lang=en"))
+        .await
+        .unwrap();
     let page = login.text().await.unwrap();
     assert!(page.contains("Sign in with the test authority"), "{page}");
-    assert!(!page.contains("id=\"password\""), "no password form for everyone");
+    assert!(
+        !page.contains("id=\"password\""),
+        "no password form for everyone"
+    );
     assert!(page.contains("lokal=1"), "the break-glass link");
-    let local = reqwest::get(site.app.url("/inspektor/logga-in?lang=en&lokal=1")).await.unwrap();
+    let local = reqwest::get(site.app.url("/inspektor/logga-in?lang=en&lokal=1"))
+        .await
+        .unwrap();
     assert!(local.text().await.unwrap().contains("id=\"password\""));
 
     let admin = people::signed_in(&site.app, "admin@ivo.example", &["admin"], &[]).await;
     let home = admin.get(&site.app, "/inspektor/admin").await;
-    assert_eq!(home.status(), StatusCode::OK, "break-glass admin signed in locally");
+    assert_eq!(
+        home.status(),
+        StatusCode::OK,
+        "break-glass admin signed in locally"
+    );
 
     people::create_person(&site.app, "cecilia@ivo.example", &["inspector"], &["syd"]).await;
     let other = people::browser_client();
     let refused_local =
         people::post_password(&site.app, &other, "cecilia@ivo.example", people::PASSWORD).await;
     assert_eq!(refused_local.status(), StatusCode::FORBIDDEN);
-    assert!(refused_local.text().await.unwrap().contains("Tipsa-lösenord"));
+    assert!(
+        refused_local
+            .text()
+            .await
+            .unwrap()
+            .contains("Tipsa-lösenord")
+    );
 }
 
 #[tokio::test]
@@ -358,8 +469,15 @@ async fn a_provider_never_reached_gives_a_503_page_with_the_break_glass_link() {
         .unwrap();
     assert_eq!(start.status(), StatusCode::SERVICE_UNAVAILABLE);
     let page = start.text().await.unwrap();
-    assert!(page.contains("cannot be reached") && page.contains("lokal=1"), "{page}");
-    let unknown = client().get(site.app.url("/inspektor/sso/nope")).send().await.unwrap();
+    assert!(
+        page.contains("cannot be reached") && page.contains("lokal=1"),
+        "{page}"
+    );
+    let unknown = client()
+        .get(site.app.url("/inspektor/sso/nope"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
 }
 
@@ -368,7 +486,11 @@ async fn logging_out_continues_to_the_providers_end_session_endpoint() {
     let site = sso_provider::start(vec![anna()], |_| {}).await;
     let browser = client();
     assert_eq!(sign_in(&site, &browser).await.status(), StatusCode::OK);
-    let queue = browser.get(site.app.url("/inspektor")).send().await.unwrap();
+    let queue = browser
+        .get(site.app.url("/inspektor"))
+        .send()
+        .await
+        .unwrap();
     let token = csrf_token(&queue.text().await.unwrap());
     let out = browser
         .post(site.app.url("/inspektor/logga-ut"))
@@ -379,17 +501,44 @@ async fn logging_out_continues_to_the_providers_end_session_endpoint() {
     assert_eq!(out.status(), StatusCode::OK);
     let target = refresh_target(&out.text().await.unwrap());
     let url = reqwest::Url::parse(&target).unwrap();
-    assert!(target.starts_with(&format!("{}/session/end", site.idp.issuer)), "{target}");
-    assert!(url.query_pairs().any(|(k, v)| k == "id_token_hint" && v.starts_with("eyJ")));
-    assert!(url.query_pairs().any(|(k, v)| k == "post_logout_redirect_uri"
-        && v == site.app.url("/inspektor/logga-in?ut=1")));
+    assert!(
+        target.starts_with(&format!("{}/session/end", site.idp.issuer)),
+        "{target}"
+    );
+    assert!(
+        url.query_pairs()
+            .any(|(k, v)| k == "id_token_hint" && v.starts_with("eyJ"))
+    );
+    assert!(
+        url.query_pairs()
+            .any(|(k, v)| k == "post_logout_redirect_uri"
+                && v == site.app.url("/inspektor/logga-in?ut=1")),
+        "{target}"
+    );
     let at_provider = browser.get(url).send().await.unwrap();
-    assert_eq!(at_provider.status(), StatusCode::OK, "the provider accepts the hint");
-    assert!(at_provider.text().await.unwrap().contains("sign-out"));
-    let after = browser.get(site.app.url("/inspektor")).send().await.unwrap();
-    assert_eq!(after.status(), StatusCode::SEE_OTHER, "the Tipsa session has ended");
     assert_eq!(
-        count(&site.app, "SELECT count(*) AS n FROM sso_sessions WHERE provider = $1", "idp").await,
+        at_provider.status(),
+        StatusCode::OK,
+        "the provider accepts the hint"
+    );
+    assert!(at_provider.text().await.unwrap().contains("sign-out"));
+    let after = browser
+        .get(site.app.url("/inspektor"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        after.status(),
+        StatusCode::SEE_OTHER,
+        "the Tipsa session has ended"
+    );
+    assert_eq!(
+        count(
+            &site.app,
+            "SELECT count(*) AS n FROM sso_sessions WHERE provider = $1",
+            "idp"
+        )
+        .await,
         0
     );
 }

@@ -31,7 +31,10 @@ async fn wait_for_url(browser: &Browser, prefix: &str) -> String {
         if url.starts_with(prefix) && ready == "complete" {
             return url;
         }
-        assert!(Instant::now() < deadline, "still at {url}, waiting for {prefix}");
+        assert!(
+            Instant::now() < deadline,
+            "still at {url}, waiting for {prefix}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -39,7 +42,11 @@ async fn wait_for_url(browser: &Browser, prefix: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_inspector_signs_in_with_the_provider_and_out_again_in_the_browser() {
     let mut site = sso_provider::start(
-        vec![IdpUser::new("anna-sub-0001", "anna@ivo.example", &["tipsa-syd"])],
+        vec![IdpUser::new(
+            "anna-sub-0001",
+            "anna@ivo.example",
+            &["tipsa-syd"],
+        )],
         |settings| {
             settings.auth.oidc.local_login = tipsa::config::LocalLogin::BreakGlassOnly;
             settings.auth.oidc.break_glass_accounts = vec!["admin@ivo.example".into()];
@@ -47,12 +54,15 @@ async fn an_inspector_signs_in_with_the_provider_and_out_again_in_the_browser() 
     )
     .await;
     let app = &site.app;
-    let browser = Browser::start(false).await;
+    let browser = Browser::start(true).await;
     let mut violations = Vec::new();
 
     browser.goto(&app.url("/inspektor")).await;
     assert!(browser.exists(".sso-providers a").await, "a sign-in button");
-    assert!(!browser.exists("#password").await, "break-glass only: no password form");
+    assert!(
+        !browser.exists("#password").await,
+        "break-glass only: no password form"
+    );
     assert_no_violations(&browser, "login with a provider", &mut violations).await;
     browser.goto(&app.url("/inspektor/logga-in?lokal=1")).await;
     assert!(browser.exists("#password").await, "the break-glass form");
@@ -62,7 +72,10 @@ async fn an_inspector_signs_in_with_the_provider_and_out_again_in_the_browser() 
     site.idp.stop();
     browser.goto(&app.url("/inspektor/logga-in")).await;
     browser.navigate_by(".sso-providers a").await;
-    assert!(browser.exists("main a[href*='lokal=1']").await, "the break-glass link");
+    assert!(
+        browser.exists("main a[href*='lokal=1']").await,
+        "the break-glass link"
+    );
     assert_no_violations(&browser, "provider unreachable", &mut violations).await;
     site.idp.restart();
 
@@ -76,11 +89,15 @@ async fn an_inspector_signs_in_with_the_provider_and_out_again_in_the_browser() 
         "signed in: the session cookie came along"
     );
 
-    browser.navigate_by("form[action='/inspektor/logga-ut'] button").await;
+    browser
+        .navigate_by("form[action='/inspektor/logga-ut'] button")
+        .await;
     let at_provider = wait_for_url(&browser, &format!("{}/session/end", site.idp.issuer)).await;
     assert!(at_provider.contains("/session/end"), "{at_provider}");
 
-    browser.goto(&app.url("/inspektor/sso/idp/callback?state=forged&code=forged")).await;
+    browser
+        .goto(&app.url("/inspektor/sso/idp/callback?state=forged&code=forged"))
+        .await;
     assert!(browser.exists("main h1").await);
     assert_no_violations(&browser, "refused sign-in", &mut violations).await;
 

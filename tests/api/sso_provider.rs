@@ -181,7 +181,6 @@ impl TestProvider {
         self.tamper = mode.map(str::to_owned);
         self.write_users();
     }
-
 }
 
 impl Drop for TestProvider {
@@ -206,7 +205,9 @@ pub fn provider_settings(issuer: &str) -> ProviderSettings {
         client_id: CLIENT_ID.to_owned(),
         client_secret: Some(CLIENT_SECRET.to_owned().into()),
         client_secret_file: None,
-        scopes: ["openid", "profile", "email", "groups"].map(String::from).to_vec(),
+        scopes: ["openid", "profile", "email", "groups"]
+            .map(String::from)
+            .to_vec(),
         redirect_url: None,
         post_logout_redirect_url: None,
         claims: ClaimNames::default(),
@@ -274,13 +275,19 @@ fn location(response: &Response) -> Url {
 /// back to Tipsa; the callback URL (with the code and state), not yet opened.
 pub async fn callback_url(site: &SsoSite, client: &Client) -> Url {
     let start = client
-        .get(site.app.url(&format!("/inspektor/sso/{PROVIDER}?next=/inspektor")))
+        .get(
+            site.app
+                .url(&format!("/inspektor/sso/{PROVIDER}?next=/inspektor")),
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(start.status(), StatusCode::SEE_OTHER, "starting a sign-in");
     let mut url = location(&start);
-    assert!(url.as_str().starts_with(&site.idp.issuer), "to the provider");
+    assert!(
+        url.as_str().starts_with(&site.idp.issuer),
+        "to the provider"
+    );
     for _ in 0..10 {
         if url.as_str().starts_with(&site.app.address) {
             return url;
@@ -317,14 +324,35 @@ pub fn refresh_target(page: &str) -> String {
     unescape(&page[start..end])
 }
 
-/// Undoes the HTML escaping of an attribute value.
+/// Undoes the HTML escaping of an attribute value (named and numeric references).
 pub fn unescape(text: &str) -> String {
-    text.replace("&amp;", "&")
-        .replace("&#x2f;", "/")
-        .replace("&#x2F;", "/")
-        .replace("&#47;", "/")
-        .replace("&#39;", "'")
-        .replace("&#x27;", "'")
-        .replace("&quot;", "\"")
-        .replace("&#34;", "\"")
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let Some(end) = rest[at..].find(';') else {
+            break;
+        };
+        let entity = &rest[at + 1..at + end];
+        let decoded = match entity {
+            "amp" => Some('&'),
+            "quot" => Some('"'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "apos" => Some('\''),
+            _ => entity
+                .strip_prefix("#x")
+                .or_else(|| entity.strip_prefix("#X"))
+                .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => out.push(c),
+            None => out.push_str(&rest[at..=at + end]),
+        }
+        rest = &rest[at + end + 1..];
+    }
+    out.push_str(rest);
+    out
 }

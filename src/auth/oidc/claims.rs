@@ -21,7 +21,11 @@ impl Mapping {
     pub fn new(mappings: &[GroupMapping], known_teams: &[&str]) -> anyhow::Result<Self> {
         let mut rules = Vec::new();
         for mapping in mappings {
-            let roles: Vec<Role> = mapping.roles.iter().filter_map(|r| Role::parse(r)).collect();
+            let roles: Vec<Role> = mapping
+                .roles
+                .iter()
+                .filter_map(|r| Role::parse(r))
+                .collect();
             for team in &mapping.teams {
                 if !known_teams.contains(&team.as_str()) {
                     bail!(
@@ -67,10 +71,7 @@ pub struct Identity {
 
 /// The claims of a compact JWT whose signature has already been verified.
 pub fn payload(jwt: &str) -> Result<Map<String, Value>, SsoError> {
-    let part = jwt
-        .split('.')
-        .nth(1)
-        .ok_or(SsoError::Token("malformed"))?;
+    let part = jwt.split('.').nth(1).ok_or(SsoError::Token("malformed"))?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(part.trim_end_matches('='))
         .map_err(|_| SsoError::Token("malformed"))?;
@@ -200,17 +201,32 @@ mod tests {
         let claims = json!({"sub": "abc", "name": "Anna", "email": "Anna@IVO.example",
                             "groups": ["syd"]});
         let names = ClaimNames::default();
-        let person = identity(claims.as_object().unwrap(), &names, "https://idp", &mapping())
-            .unwrap();
+        let person = identity(
+            claims.as_object().unwrap(),
+            &names,
+            "https://idp",
+            &mapping(),
+        )
+        .unwrap();
         assert_eq!(person.subject, "abc");
         assert_eq!(person.email.as_deref(), Some("anna@ivo.example"));
         assert_eq!(person.teams, vec!["syd".to_owned()]);
         let unverified = json!({"sub": "abc", "email": "a@b.example", "email_verified": false});
-        let person =
-            identity(unverified.as_object().unwrap(), &names, "https://idp", &mapping()).unwrap();
+        let person = identity(
+            unverified.as_object().unwrap(),
+            &names,
+            "https://idp",
+            &mapping(),
+        )
+        .unwrap();
         assert_eq!(person.email, None);
         assert!(matches!(
-            identity(json!({}).as_object().unwrap(), &names, "https://idp", &mapping()),
+            identity(
+                json!({}).as_object().unwrap(),
+                &names,
+                "https://idp",
+                &mapping()
+            ),
             Err(SsoError::MissingClaim("subject"))
         ));
     }

@@ -10,13 +10,12 @@ use chrono::{Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreErrorResponseType, CoreIdToken,
-    CoreJwsSigningAlgorithm,
+    CoreAuthenticationFlow, CoreClient, CoreErrorResponseType, CoreIdToken, CoreJwsSigningAlgorithm,
 };
 use openidconnect::{
-    AuthorizationCode, ClaimsVerificationError, CsrfToken, LogoutRequest, Nonce,
-    PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout,
-    RequestTokenError, Scope, SignatureVerificationError, TokenResponse,
+    AuthorizationCode, ClaimsVerificationError, CsrfToken, LogoutRequest, Nonce, PkceCodeChallenge,
+    PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout, RequestTokenError, Scope,
+    SignatureVerificationError, TokenResponse,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -77,7 +76,10 @@ fn sha256(text: &str) -> Vec<u8> {
     Sha256::digest(text.as_bytes()).to_vec()
 }
 
-fn client(provider: &Provider, metadata: ProviderMetadataWithLogout) -> CoreClient<
+fn client(
+    provider: &Provider,
+    metadata: ProviderMetadataWithLogout,
+) -> CoreClient<
     openidconnect::EndpointSet,
     openidconnect::EndpointNotSet,
     openidconnect::EndpointNotSet,
@@ -156,22 +158,21 @@ impl Provider {
         let state = state.ok_or(SsoError::State("missing"))?;
         let browser = browser_token.ok_or(SsoError::State("no flow cookie"))?;
         // Only the browser that started it can use it up (another's try leaves it in place).
-        let row: Option<(String, String, String, String, chrono::DateTime<Utc>)> =
-            diesel::delete(
-                sso_flows::table
-                    .find(sha256(state))
-                    .filter(sso_flows::browser_hash.eq(sha256(browser))),
-            )
-            .returning((
-                sso_flows::provider,
-                sso_flows::nonce,
-                sso_flows::pkce_verifier,
-                sso_flows::next_path,
-                sso_flows::expires_at,
-            ))
-            .get_result(conn)
-            .await
-            .optional()?;
+        let row: Option<(String, String, String, String, chrono::DateTime<Utc>)> = diesel::delete(
+            sso_flows::table
+                .find(sha256(state))
+                .filter(sso_flows::browser_hash.eq(sha256(browser))),
+        )
+        .returning((
+            sso_flows::provider,
+            sso_flows::nonce,
+            sso_flows::pkce_verifier,
+            sso_flows::next_path,
+            sso_flows::expires_at,
+        ))
+        .get_result(conn)
+        .await
+        .optional()?;
         let (provider, nonce, pkce_verifier, next, expires_at) =
             row.ok_or(SsoError::State("unknown, used or another browser's"))?;
         if provider != self.id {
@@ -287,7 +288,10 @@ impl Provider {
             .metadata(&self.http, &self.issuer, &self.id)
             .await
             .ok()?;
-        let endpoint = metadata.additional_metadata().end_session_endpoint.clone()?;
+        let endpoint = metadata
+            .additional_metadata()
+            .end_session_endpoint
+            .clone()?;
         let mut request = LogoutRequest::from(endpoint).set_client_id(self.client_id.clone());
         if let Ok(redirect) = PostLogoutRedirectUrl::new(self.post_logout_redirect_url.clone()) {
             request = request.set_post_logout_redirect_uri(redirect);
@@ -328,9 +332,9 @@ fn verification_reason(error: &ClaimsVerificationError) -> &'static str {
         ClaimsVerificationError::InvalidAuthContext(_) => "acr",
         ClaimsVerificationError::InvalidAuthTime(_) => "auth_time",
         ClaimsVerificationError::InvalidSubject(_) => "subject",
-        ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey) => {
-            "unknown key"
-        }
+        ClaimsVerificationError::SignatureVerification(
+            SignatureVerificationError::NoMatchingKey,
+        ) => "unknown key",
         ClaimsVerificationError::SignatureVerification(_) => "signature",
         ClaimsVerificationError::Unsupported(_) => "unsupported",
         _ => "other",

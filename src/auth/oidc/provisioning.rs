@@ -54,10 +54,20 @@ pub async fn record_refusal(
     user_id: Option<Uuid>,
     reason: &str,
 ) {
-    let actor = user_id.map_or_else(|| format!("sso:{}", context.provider), |id| format!("user:{id}"));
+    let actor = user_id.map_or_else(
+        || format!("sso:{}", context.provider),
+        |id| format!("user:{id}"),
+    );
     let detail = json!({ "provider": context.provider, "reason": reason, "user": user_id });
-    if let Err(error) =
-        record(conn, crypto, context, &actor, AuditAction::SsoLoginRefused, detail).await
+    if let Err(error) = record(
+        conn,
+        crypto,
+        context,
+        &actor,
+        AuditAction::SsoLoginRefused,
+        detail,
+    )
+    .await
     {
         tracing::warn!(error = %error, "writing a refused sign-in's audit row failed");
     }
@@ -126,7 +136,15 @@ async fn update_linked(
                 "teams_before": account.teams,
                 "teams": identity.teams,
             });
-            record(conn, crypto, context, &actor, AuditAction::SsoMappingChanged, detail).await?;
+            record(
+                conn,
+                crypto,
+                context,
+                &actor,
+                AuditAction::SsoMappingChanged,
+                detail,
+            )
+            .await?;
         }
         if account.display_name != identity.display_name {
             diesel::update(users::table.find(user_id))
@@ -204,7 +222,15 @@ async fn create_linked(
             "roles": names(&identity.roles),
             "teams": identity.teams,
         });
-        record(conn, crypto, context, &actor, AuditAction::CreateUser, detail).await?;
+        record(
+            conn,
+            crypto,
+            context,
+            &actor,
+            AuditAction::CreateUser,
+            detail,
+        )
+        .await?;
         let actor = format!("user:{user_id}");
         let detail = json!({ "user": user_id, "provider": context.provider, "created": true });
         record(conn, crypto, context, &actor, AuditAction::SsoLogin, detail).await?;

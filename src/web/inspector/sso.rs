@@ -79,8 +79,12 @@ pub fn login_choices(
         providers,
         local_form: !restricted || asked,
         local_restricted: restricted,
-        break_glass_href: (restricted && !asked)
-            .then(|| format!("{LOGIN}?{BREAK_GLASS_QUERY}&next={}", encode_component(next))),
+        break_glass_href: (restricted && !asked).then(|| {
+            format!(
+                "{LOGIN}?{BREAK_GLASS_QUERY}&next={}",
+                encode_component(next)
+            )
+        }),
     }
 }
 
@@ -232,7 +236,12 @@ pub async fn start(
     let begun = match state.connection().await {
         Ok(mut conn) => {
             provider
-                .begin(&mut conn, next, browser.as_deref(), state.sso.flow_minutes())
+                .begin(
+                    &mut conn,
+                    next,
+                    browser.as_deref(),
+                    state.sso.flow_minutes(),
+                )
                 .await
         }
         Err(_) => Err(SsoError::Other(anyhow::anyhow!("no database connection"))),
@@ -366,7 +375,11 @@ pub async fn provider_logout_url(
     let (provider, id_token) = provisioning::session_provider(conn, &state.crypto, session_token)
         .await
         .ok()??;
-    state.sso.get(&provider)?.logout_url(id_token.as_deref()).await
+    state
+        .sso
+        .get(&provider)?
+        .logout_url(id_token.as_deref())
+        .await
 }
 
 /// After logout: on to the provider's end-session endpoint.
