@@ -203,12 +203,12 @@ async fn a_changed_group_takes_effect_at_the_next_sign_in_and_no_group_is_refuse
 #[tokio::test]
 async fn tampered_id_tokens_are_refused_and_real_ones_then_work() {
     let mut site = sso_provider::start(vec![anna()], |_| {}).await;
-    for mode in [
-        "foreign_key",
-        "unknown_kid",
-        "wrong_audience",
-        "expired",
-        "wrong_nonce",
+    for (mode, reason) in [
+        ("foreign_key", "signature"),
+        ("unknown_kid", "unknown key"),
+        ("wrong_audience", "audience"),
+        ("expired", "expired or issued at a wrong time"),
+        ("wrong_nonce", "nonce"),
     ] {
         site.idp.tamper(Some(mode));
         let browser = client();
@@ -226,6 +226,11 @@ async fn tampered_id_tokens_are_refused_and_real_ones_then_work() {
             StatusCode::SEE_OTHER,
             "{mode}: no session"
         );
+        let logged = format!("the ID token was not accepted ({reason})");
+        assert!(
+            CapturedLogs::global().text().contains(&logged),
+            "{mode}: refused by the {reason} check"
+        );
     }
     let accounts = count(
         &site.app,
@@ -234,7 +239,6 @@ async fn tampered_id_tokens_are_refused_and_real_ones_then_work() {
     )
     .await;
     assert_eq!(accounts, 0, "no account from a refused token");
-    assert_eq!(audit_count(&site.app, "sso_login_refused").await, 5);
     assert!(
         CapturedLogs::global()
             .text()
@@ -244,6 +248,18 @@ async fn tampered_id_tokens_are_refused_and_real_ones_then_work() {
 
     site.idp.tamper(None);
     assert_eq!(sign_in(&site, &client()).await.status(), StatusCode::OK);
+    // The genuine token of that sign-in, replayed at the next: its nonce is not this one's.
+    site.idp.tamper(Some("replay_previous"));
+    refused(
+        sign_in(&site, &client()).await,
+        StatusCode::UNAUTHORIZED,
+        "could not be verified",
+    )
+    .await;
+    site.idp.tamper(None);
+    assert_eq!(sign_in(&site, &client()).await.status(), StatusCode::OK);
+    assert_eq!(audit_count(&site.app, "sso_login_refused").await, 6);
+    assert_eq!(audit_count(&site.app, "sso_login").await, 2);
 }
 
 #[tokio::test]
@@ -361,6 +377,59 @@ async fn multi_factor_is_required_when_configured() {
     .await;
     site.idp.set_amr("anna-sub-0001", &["pwd", "mfa"]);
     assert_eq!(sign_in(&site, &client()).await.status(), StatusCode::OK);
+
+    // An acr requirement the provider's sign-in does not meet (it names no acr).
+    let strict = sso_provider::start(vec![anna()], |settings| {
+        settings.auth.oidc.providers[0].required_acr = vec!["urn:tipsa:test:loa3".into()];
+    })
+    .await;
+    refused(
+        sign_in(&strict, &client()).await,
+        StatusCode::FORBIDDEN,
+        "stronger sign-in",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_cli_turns_an_accounts_local_sign_in_off_and_on() {
+    use crate::cli_accounts::{run, temp_dir, tipsa};
+    let site = sso_provider::start(vec![anna()], |_| {}).await;
+    let app = &site.app;
+    people::create_person(app, "bo@ivo.example", &["inspector"], &["syd"]).await;
+    let var = temp_dir("local-login");
+    let set = |state: &str| {
+        run(tipsa(&app.db.url, &var).args(["user", "set-local-login", "bo@ivo.example", state]))
+    };
+    let (ok, _, stderr) = set("off");
+    assert!(ok, "{stderr}");
+    let refused_local = people::post_password(
+        app,
+        &people::browser_client(),
+        "bo@ivo.example",
+        people::PASSWORD,
+    )
+    .await;
+    assert_eq!(refused_local.status(), StatusCode::FORBIDDEN);
+    assert!(!account(app, "bo@ivo.example").await.local_login_allowed);
+
+    let (ok, _, stderr) = set("on");
+    assert!(ok, "{stderr}");
+    let allowed = people::post_password(
+        app,
+        &people::browser_client(),
+        "bo@ivo.example",
+        people::PASSWORD,
+    )
+    .await;
+    assert_eq!(allowed.status(), StatusCode::OK);
+    assert!(
+        allowed.url().path().ends_with("/tvastegsverifiering"),
+        "{}",
+        allowed.url()
+    );
+    assert_eq!(audit_count(app, "change_user").await, 2);
+    assert!(!set("maybe").0, "only on or off");
 }
 
 #[tokio::test]

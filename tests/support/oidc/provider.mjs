@@ -9,7 +9,7 @@
 //                users_file, jwks_file }
 // users_file (re-read on every request, so the test can change it between sign-ins):
 //   { "current": "<sub>", "tamper": null | "foreign_key" | "unknown_kid" | "wrong_audience"
-//                                          | "expired" | "wrong_nonce",
+//                                          | "expired" | "wrong_nonce" | "replay_previous",
 //     "users": [{ "sub", "name", "email", "groups": [...], "amr": [...], "acr" }] }
 // jwks_file: { "keys": [private JWKs] }; the first key signs.
 //
@@ -103,10 +103,20 @@ const provider = new Provider(issuer, {
 // Test-only tampering of the ID token in the token response (the code exchange itself is real).
 const foreignKey = newKey(jwks.keys[0].kid);
 const strangerKey = newKey('not-published');
+let previousIdToken = null;
 provider.use(async (ctx, next) => {
   await next();
+  if (ctx.path !== '/token' || !ctx.body || !ctx.body.id_token) return;
   const tamper = readUsers().tamper;
-  if (ctx.path !== '/token' || !tamper || !ctx.body || !ctx.body.id_token) return;
+  const real = ctx.body.id_token;
+  // An earlier, genuine ID token (validly signed, for this client) instead of this sign-in's:
+  // only its nonce gives it away.
+  if (tamper === 'replay_previous' && previousIdToken) {
+    ctx.body.id_token = previousIdToken;
+    return;
+  }
+  previousIdToken = real;
+  if (!tamper) return;
   const [header, payload] = ctx.body.id_token.split('.').slice(0, 2)
     .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')));
   let signer = jwks.keys[0];
