@@ -46,6 +46,7 @@ mod shutdown;
 mod sso;
 mod sso_browser;
 mod sso_provider;
+mod sso_refused;
 mod stats;
 mod submit_tip;
 mod taxonomy;
