@@ -96,10 +96,10 @@ fn client(
 }
 
 impl Provider {
-    /// Starts a sign-in: a row for the callback, and the provider's authorization URL.
+    /// Starts a sign-in: the provider's authorization URL, and a row for the callback.
     pub async fn begin(
         &self,
-        conn: &mut AsyncPgConnection,
+        pool: &crate::db::DbPool,
         next: &str,
         browser_token: Option<&str>,
         flow_minutes: i64,
@@ -123,6 +123,11 @@ impl Provider {
             Some(token) if token.len() == 43 => token.to_owned(),
             _ => crate::auth::accounts::new_token().0,
         };
+        // Only now a connection: none is held while the provider is asked.
+        let mut conn = crate::db::checkout(pool)
+            .await
+            .map_err(|e| anyhow::anyhow!("no database connection: {e}"))?;
+        let conn = &mut *conn;
         let now = Utc::now();
         // Sign-ins never finished are removed by the next one that starts.
         diesel::delete(sso_flows::table.filter(sso_flows::expires_at.lt(now)))

@@ -233,19 +233,14 @@ pub async fn start(
     }
     let next = safe_next(query.next.as_deref());
     let browser = request.cookie(FLOW_COOKIE).map(|c| c.value().to_owned());
-    let begun = match state.connection().await {
-        Ok(mut conn) => {
-            provider
-                .begin(
-                    &mut conn,
-                    next,
-                    browser.as_deref(),
-                    state.sso.flow_minutes(),
-                )
-                .await
-        }
-        Err(_) => Err(SsoError::Other(anyhow::anyhow!("no database connection"))),
-    };
+    let begun = provider
+        .begin(
+            &state.pool,
+            next,
+            browser.as_deref(),
+            state.sso.flow_minutes(),
+        )
+        .await;
     match begun {
         Ok(begun) => crate::web::see_other(
             &begun.authorize_url,
