@@ -64,6 +64,7 @@ async fn an_inspector_signs_in_with_the_provider_and_out_again_in_the_browser() 
         "break-glass only: no password form"
     );
     assert_no_violations(&browser, "login with a provider", &mut violations).await;
+    browser.screenshot("sso-login.png").await;
     browser.goto(&app.url("/inspektor/logga-in?lokal=1")).await;
     assert!(browser.exists("#password").await, "the break-glass form");
     assert_no_violations(&browser, "break-glass login", &mut violations).await;
@@ -111,6 +112,7 @@ async fn an_inspector_signs_in_with_the_provider_and_out_again_in_the_browser() 
         "{message}"
     );
     assert_no_violations(&browser, "no access", &mut violations).await;
+    browser.screenshot("sso-no-access.png").await;
 
     browser.close().await;
     assert!(violations.is_empty(), "axe-core: {violations:#?}");

@@ -143,7 +143,9 @@ fn message_page(
     cookies: Vec<Cookie<'static>>,
 ) -> HttpResponse {
     let (token, csrf_cookie) = csrf::token(request);
-    let chrome = Chrome::anonymous(state, lang, request, token);
+    let mut chrome = Chrome::anonymous(state, lang, request, token);
+    // The other language of these pages is the login page's (a callback URL works once).
+    chrome.current_path = LOGIN.to_owned();
     let t = chrome.t;
     let page = SsoMessagePage {
         title: t.get(title).to_owned(),
