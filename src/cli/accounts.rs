@@ -57,6 +57,16 @@ pub enum UserCommand {
         #[arg(value_parser = ["on", "off"])]
         state: String,
     },
+    /// Link an existing account to its identity at a provider (by the provider's stable subject,
+    /// as the token's subject claim carries it), so the next single sign-on signs in as it.
+    LinkIdentity {
+        email: String,
+        /// The provider's id in auth.oidc.providers.
+        #[arg(long)]
+        provider: String,
+        #[arg(long)]
+        subject: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -285,6 +295,40 @@ pub async fn run_user(
                 }
             };
             eprintln!("{email}: local password sign-in {state}{global}.");
+        }
+        UserCommand::LinkIdentity {
+            email,
+            provider,
+            subject,
+        } => {
+            let account = find(conn, &email).await?;
+            let configured = settings
+                .auth
+                .oidc
+                .providers
+                .iter()
+                .find(|p| p.id == provider)
+                .with_context(|| format!("no provider {provider:?} in auth.oidc.providers"))?;
+            let linked = crate::auth::oidc::provisioning::link_identity(
+                conn,
+                account.id,
+                &provider,
+                &configured.issuer,
+                subject.trim(),
+            )
+            .await?;
+            if !linked {
+                anyhow::bail!("that identity at {provider} is already linked to an account");
+            }
+            record(
+                conn,
+                crypto,
+                "user-link-identity",
+                AuditAction::ChangeUser,
+                json!({ "user": account.id, "provider": provider, "identity_linked": true }),
+            )
+            .await?;
+            eprintln!("{email} is linked to its identity at {provider}.");
         }
     }
     Ok(())

@@ -393,3 +393,58 @@ async fn logging_out_continues_to_the_providers_end_session_endpoint() {
         0
     );
 }
+
+#[tokio::test]
+async fn an_existing_account_linked_with_the_cli_is_the_one_the_provider_signs_in() {
+    use crate::cli_accounts::{run, temp_dir, tipsa};
+    let bo = IdpUser::new("bo-sub-0002", "bo.berg@region.example", &["tipsa-ost"]);
+    let mut site = sso_provider::start(vec![anna(), bo], |_| {}).await;
+    let app = &site.app;
+    let local = people::create_person(app, "bo@ivo.example", &["analyst"], &[]).await;
+    let var = temp_dir("link-identity");
+    // The CLI reads the provider from its configuration directory.
+    let config = var.join("no-config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("local.toml"),
+        format!(
+            "[[auth.oidc.providers]]\nid = \"idp\"\ndisplay_name_sv = \"x\"\ndisplay_name_en = \"x\"\nissuer = \"{}\"\nclient_id = \"{}\"\n",
+            site.idp.issuer,
+            sso_provider::CLIENT_ID
+        ),
+    )
+    .unwrap();
+    let link = |subject: &str| {
+        run(tipsa(&app.db.url, &var).args([
+            "user",
+            "link-identity",
+            "bo@ivo.example",
+            "--provider",
+            "idp",
+            "--subject",
+            subject,
+        ]))
+    };
+    let (ok, _, stderr) = link("bo-sub-0002");
+    assert!(ok, "{stderr}");
+    assert!(
+        !link("bo-sub-0002").0,
+        "an identity links to one account only"
+    );
+
+    site.idp.sign_in_as("bo-sub-0002");
+    assert_eq!(sign_in(&site, &client()).await.status(), StatusCode::OK);
+    let linked = account(app, "bo@ivo.example").await;
+    assert_eq!(linked.id, local, "the existing account, not a new one");
+    assert_eq!(
+        (linked.roles.as_str(), linked.teams.as_str()),
+        ("inspector", "ost")
+    );
+    let by_new_email = count(
+        app,
+        "SELECT count(*) AS n FROM users WHERE email = $1",
+        "bo.berg@region.example",
+    )
+    .await;
+    assert_eq!(by_new_email, 0);
+}

@@ -321,3 +321,25 @@ pub async fn set_local_login(
         .await?;
     Ok(())
 }
+
+/// Links an existing account to an identity (`tipsa user link-identity`); false if that
+/// identity is linked already.
+pub async fn link_identity(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    provider: &str,
+    issuer: &str,
+    subject: &str,
+) -> Result<bool, diesel::result::Error> {
+    let inserted = diesel::insert_into(user_identities::table)
+        .values((
+            user_identities::issuer.eq(issuer),
+            user_identities::subject.eq(subject),
+            user_identities::user_id.eq(user_id),
+            user_identities::provider.eq(provider),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(inserted == 1)
+}
