@@ -210,7 +210,12 @@ pub async fn submit(
     match login::check_password(&mut conn, &form.email, &form.password, state.lockout()).await {
         Ok(accepted) => {
             match super::sso::local_login_allowed(&state, &mut conn, accepted.user_id).await {
-                Ok(true) => {}
+                Ok(true) => {
+                    if state.sso.local_login() == crate::config::LocalLogin::BreakGlassOnly {
+                        // For the alerting: the emergency way in is being used.
+                        tracing::warn!(user = %accepted.user_id, "a break-glass account passed the password step");
+                    }
+                }
                 Ok(false) => {
                     audit_login(&state, &request, accepted.user_id, AuditAction::LoginFailed).await;
                     return again("sso.local_refused", StatusCode::FORBIDDEN);
