@@ -45,10 +45,16 @@ pub enum AuditAction {
     DecideRecordsRequest,
     ReadDisclosureCopy,
     ArchiveExport,
+    /// A sign-in through an OpenID provider.
+    SsoLogin,
+    /// A sign-in changed the person's roles or teams to what the provider's groups map to.
+    SsoMappingChanged,
+    /// A sign-in through a provider was refused (no role mapped, account disabled, no MFA).
+    SsoLoginRefused,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 26] = [
+    pub const ALL: [AuditAction; 29] = [
         AuditAction::ViewTip,
         AuditAction::RevealContact,
         AuditAction::ChangeTip,
@@ -75,6 +81,9 @@ impl AuditAction {
         AuditAction::DecideRecordsRequest,
         AuditAction::ReadDisclosureCopy,
         AuditAction::ArchiveExport,
+        AuditAction::SsoLogin,
+        AuditAction::SsoMappingChanged,
+        AuditAction::SsoLoginRefused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -105,6 +114,9 @@ impl AuditAction {
             AuditAction::DecideRecordsRequest => "decide_records_request",
             AuditAction::ReadDisclosureCopy => "read_disclosure_copy",
             AuditAction::ArchiveExport => "archive_export",
+            AuditAction::SsoLogin => "sso_login",
+            AuditAction::SsoMappingChanged => "sso_mapping_changed",
+            AuditAction::SsoLoginRefused => "sso_login_refused",
         }
     }
 

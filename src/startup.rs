@@ -145,6 +145,13 @@ impl Application {
         let records = Arc::new(
             RecordsRules::load(&settings.config_dir).context("loading the records rules")?,
         );
+        let sso = {
+            let teams: Vec<&str> = triage.teams.iter().map(|t| t.code.as_str()).collect();
+            Arc::new(
+                crate::auth::oidc::Providers::new(&settings, &teams)
+                    .context("setting up the OpenID providers (auth.oidc)")?,
+            )
+        };
         let taxonomy_json = serde_json::to_vec(&taxonomy).context("serialising the taxonomy")?;
         let taxonomy_etag = hex::encode(&Sha256::digest(&taxonomy_json)[..16]);
 
@@ -192,6 +199,7 @@ impl Application {
             worker_waker: WorkerWaker::start(database_url.to_owned()),
             uploads,
             blobs,
+            sso,
         });
 
         let worker = if state.settings.notify.worker_in_serve {

@@ -46,6 +46,8 @@ pub struct AppState {
     pub uploads: Receiver,
     /// Where attachments' sealed chunks are written, and the bucket to read them from.
     pub blobs: BlobStore,
+    /// The OpenID providers inspectors sign in with, and the local sign-in policy.
+    pub sso: Arc<crate::auth::oidc::Providers>,
 }
 
 impl AppState {

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod key_cache;
 pub mod login;
+pub mod oidc;
 pub mod passwords;
 pub mod policy;
 pub mod second_factor;

@@ -50,6 +50,23 @@ pub enum UserCommand {
         #[arg(long = "team")]
         teams: Vec<String>,
     },
+    /// Allow ("on") or refuse ("off") the local password sign-in for one account (single
+    /// sign-on accounts start with it off; see auth.oidc.local_login for the global switch).
+    SetLocalLogin {
+        email: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
+    /// Link an existing account to its identity at a provider (by the provider's stable subject,
+    /// as the token's subject claim carries it), so the next single sign-on signs in as it.
+    LinkIdentity {
+        email: String,
+        /// The provider's id in auth.oidc.providers.
+        #[arg(long)]
+        provider: String,
+        #[arg(long)]
+        subject: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -253,6 +270,65 @@ pub async fn run_user(
                 names.join(", "),
                 teams.join(", ")
             );
+        }
+        UserCommand::SetLocalLogin { email, state } => {
+            let account = find(conn, &email).await?;
+            let allowed = state == "on";
+            crate::auth::oidc::provisioning::set_local_login(conn, account.id, allowed).await?;
+            record(
+                conn,
+                crypto,
+                "user-set-local-login",
+                AuditAction::ChangeUser,
+                json!({ "user": account.id, "local_login_allowed": allowed }),
+            )
+            .await?;
+            let global = match settings.auth.oidc.local_login {
+                crate::config::LocalLogin::All => "",
+                crate::config::LocalLogin::BreakGlassOnly
+                    if settings.auth.oidc.is_break_glass(&email) =>
+                {
+                    ""
+                }
+                crate::config::LocalLogin::BreakGlassOnly => {
+                    " (but auth.oidc.local_login = \"break_glass_only\" and the account is not in break_glass_accounts)"
+                }
+            };
+            eprintln!("{email}: local password sign-in {state}{global}.");
+        }
+        UserCommand::LinkIdentity {
+            email,
+            provider,
+            subject,
+        } => {
+            let account = find(conn, &email).await?;
+            let configured = settings
+                .auth
+                .oidc
+                .providers
+                .iter()
+                .find(|p| p.id == provider)
+                .with_context(|| format!("no provider {provider:?} in auth.oidc.providers"))?;
+            let linked = crate::auth::oidc::provisioning::link_identity(
+                conn,
+                account.id,
+                &provider,
+                &configured.issuer,
+                subject.trim(),
+            )
+            .await?;
+            if !linked {
+                anyhow::bail!("that identity at {provider} is already linked to an account");
+            }
+            record(
+                conn,
+                crypto,
+                "user-link-identity",
+                AuditAction::ChangeUser,
+                json!({ "user": account.id, "provider": provider, "identity_linked": true }),
+            )
+            .await?;
+            eprintln!("{email} is linked to its identity at {provider}.");
         }
     }
     Ok(())

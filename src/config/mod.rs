@@ -11,12 +11,14 @@ use serde::Deserialize;
 mod attachments;
 mod housekeeping;
 mod metrics;
+mod oidc;
 
 pub use attachments::{
     AttachmentSettings, S3Settings, ScannerSettings, StorageKind, StorageSettings,
 };
 pub use housekeeping::HousekeepingSettings;
 pub use metrics::MetricsSettings;
+pub use oidc::{ClaimNames, GroupMapping, LocalLogin, OidcSettings, ProviderSettings};
 
 /// The defaults, compiled in so the binary runs from any directory.
 const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
@@ -129,6 +131,8 @@ pub struct AuthSettings {
     pub lockout_minutes: i64,
     /// Login attempts per client address and window (the public rate-limit window).
     pub login_attempts_per_window: u32,
+    /// Single sign-on with OpenID Connect.
+    pub oidc: OidcSettings,
 }
 
 /// The anonymous, public side: rate limits and the follow-up session.
@@ -360,6 +364,9 @@ impl Settings {
         self.attachments.check(&self.secrets)?;
         self.metrics.check()?;
         self.housekeeping.check()?;
+        self.auth
+            .oidc
+            .check(self.environment == DeploymentEnvironment::Production)?;
         if let Some(active) = &self.secrets.active_contact_key
             && !self.secrets.contact_keys.contains_key(active)
         {

@@ -165,6 +165,7 @@ diesel::table! {
         locked_until -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        local_login_allowed -> Bool,
     }
 }
 
@@ -180,6 +181,39 @@ diesel::table! {
         user_id -> Uuid,
         code_hash -> Bytea,
         used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    user_identities (issuer, subject) {
+        issuer -> Text,
+        subject -> Text,
+        user_id -> Uuid,
+        provider -> Text,
+        created_at -> Timestamptz,
+        last_sign_in_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sso_flows (state_hash) {
+        state_hash -> Bytea,
+        browser_hash -> Bytea,
+        provider -> Text,
+        nonce -> Text,
+        pkce_verifier -> Text,
+        next_path -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sso_sessions (session_hash) {
+        session_hash -> Bytea,
+        provider -> Text,
+        id_token_key_id -> Text,
+        id_token_sealed -> Bytea,
     }
 }
 
@@ -455,9 +489,43 @@ pub const TABLE_COLUMNS: &[(&str, &[&str])] = &[
             "locked_until",
             "created_at",
             "updated_at",
+            "local_login_allowed",
         ],
     ),
     ("user_teams", &["user_id", "team"]),
+    (
+        "user_identities",
+        &[
+            "issuer",
+            "subject",
+            "user_id",
+            "provider",
+            "created_at",
+            "last_sign_in_at",
+        ],
+    ),
+    (
+        "sso_flows",
+        &[
+            "state_hash",
+            "browser_hash",
+            "provider",
+            "nonce",
+            "pkce_verifier",
+            "next_path",
+            "created_at",
+            "expires_at",
+        ],
+    ),
+    (
+        "sso_sessions",
+        &[
+            "session_hash",
+            "provider",
+            "id_token_key_id",
+            "id_token_sealed",
+        ],
+    ),
     ("recovery_codes", &["user_id", "code_hash", "used_at"]),
     (
         "sessions",

@@ -157,7 +157,7 @@ pub struct Translations {
 
 /// Each language's files: the public pages, the inspector pages, the admin pages, the
 /// situation report and the records-management pages.
-pub const SV_SOURCES: [(&str, &str); 7] = [
+pub const SV_SOURCES: [(&str, &str); 8] = [
     ("locales/sv.toml", include_str!("../../locales/sv.toml")),
     (
         "locales/inspector.sv.toml",
@@ -183,8 +183,12 @@ pub const SV_SOURCES: [(&str, &str); 7] = [
         "locales/disposal.sv.toml",
         include_str!("../../locales/disposal.sv.toml"),
     ),
+    (
+        "locales/sso.sv.toml",
+        include_str!("../../locales/sso.sv.toml"),
+    ),
 ];
-pub const EN_SOURCES: [(&str, &str); 7] = [
+pub const EN_SOURCES: [(&str, &str); 8] = [
     ("locales/en.toml", include_str!("../../locales/en.toml")),
     (
         "locales/inspector.en.toml",
@@ -209,6 +213,10 @@ pub const EN_SOURCES: [(&str, &str); 7] = [
     (
         "locales/disposal.en.toml",
         include_str!("../../locales/disposal.en.toml"),
+    ),
+    (
+        "locales/sso.en.toml",
+        include_str!("../../locales/sso.en.toml"),
     ),
 ];
 

@@ -10,7 +10,7 @@ use diesel_async::RunQueryDsl;
 use crate::helpers::{TestDatabase, spawn_app};
 use crate::people::{self, PASSWORD, csrf_token};
 
-fn tipsa(db_url: &str, var_dir: &std::path::Path) -> Command {
+pub fn tipsa(db_url: &str, var_dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tipsa"));
     command
         .env_clear()
@@ -22,13 +22,13 @@ fn tipsa(db_url: &str, var_dir: &std::path::Path) -> Command {
     command
 }
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("tipsa-{name}-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-fn run(command: &mut Command) -> (bool, String, String) {
+pub fn run(command: &mut Command) -> (bool, String, String) {
     let output = command.output().unwrap();
     (
         output.status.success(),

@@ -100,8 +100,9 @@ pub async fn post_password(
     email: &str,
     password: &str,
 ) -> reqwest::Response {
+    // `lokal=1` shows the form also where local sign-in is for break-glass accounts only.
     let page = client
-        .get(app.url("/inspektor/logga-in"))
+        .get(app.url("/inspektor/logga-in?lokal=1"))
         .send()
         .await
         .unwrap()

@@ -756,3 +756,45 @@ async fn hold_endpoints_need_records_write_for_api_keys() {
         1
     );
 }
+
+/// An inspector signed in through an OpenID provider (team syd from a group) gets the matrix's
+/// inspector answers: the own team's tip, 404 for another team's, on the page and the API.
+#[tokio::test]
+async fn an_inspector_signed_in_through_the_provider_gets_the_inspector_column() {
+    use crate::sso_provider::{self, IdpUser};
+    let site = sso_provider::start(
+        vec![IdpUser::new(
+            "matrix-sub",
+            "sso@ivo.example",
+            &["tipsa-syd"],
+        )],
+        |_| {},
+    )
+    .await;
+    let app = &site.app;
+    let (own_tip, _) = tip_in(app, "12", "1280", "Personalen räcker inte till på natten.").await;
+    let (other_tip, _) = tip_in(app, "01", "0180", "Läkemedel delas ut utan kontroll här.").await;
+    let client = sso_provider::client();
+    assert_eq!(sso_provider::sign_in(&site, &client).await.status(), 200);
+    let inspector = ROLES.iter().position(|r| *r == "inspector").unwrap();
+    let representative = ["GET tip page", "API GET /tips/{id}"];
+    let routes: Vec<Route> = routes()
+        .into_iter()
+        .filter(|r| representative.contains(&r.name))
+        .collect();
+    assert_eq!(
+        routes.len(),
+        2,
+        "the representative routes are in the matrix"
+    );
+    for route in &routes {
+        let own = send(app, &client, "", route, (own_tip, "")).await;
+        let other = send(app, &client, "", route, (other_tip, "")).await;
+        assert_eq!(
+            (own, other),
+            (route.own[inspector], route.other[inspector]),
+            "{}",
+            route.name
+        );
+    }
+}

@@ -30,6 +30,14 @@ pub struct LoginPage<'a> {
     pub password: Field,
     pub error: Option<String>,
     pub notice: Option<String>,
+    /// "Sign in with …" per configured provider.
+    pub providers: Vec<super::sso::ProviderLink>,
+    /// The password form is shown (always, unless local sign-in is break-glass only).
+    pub local_form: bool,
+    /// Local sign-in is for the named break-glass accounts only.
+    pub local_restricted: bool,
+    /// Under break-glass-only, the link that shows the password form.
+    pub break_glass_href: Option<String>,
 }
 
 #[derive(Template)]
@@ -114,7 +122,12 @@ pub(super) fn login_page(
     let (csrf_token, cookie) = csrf::token(request);
     let chrome = Chrome::anonymous(state, lang, request, csrf_token);
     let t = chrome.t;
+    let sso = super::sso::login_choices(request, state, lang, next);
     let page = LoginPage {
+        providers: sso.providers,
+        local_form: sso.local_form,
+        local_restricted: sso.local_restricted,
+        break_glass_href: sso.break_glass_href,
         title: t.get("login.title").to_owned(),
         next: next.to_owned(),
         email: field("email", t.get("login.email"), email, None),
@@ -196,6 +209,19 @@ pub async fn submit(
     };
     match login::check_password(&mut conn, &form.email, &form.password, state.lockout()).await {
         Ok(accepted) => {
+            match super::sso::local_login_allowed(&state, &mut conn, accepted.user_id).await {
+                Ok(true) => {
+                    if state.sso.local_login() == crate::config::LocalLogin::BreakGlassOnly {
+                        // For the alerting: the emergency way in is being used.
+                        tracing::warn!(user = %accepted.user_id, "a break-glass account passed the password step");
+                    }
+                }
+                Ok(false) => {
+                    audit_login(&state, &request, accepted.user_id, AuditAction::LoginFailed).await;
+                    return again("sso.local_refused", StatusCode::FORBIDDEN);
+                }
+                Err(_) => return unavailable(),
+            }
             // A fresh token for the new stage; any earlier session cookie is ended.
             if let Some(old) = request.cookie(sessions::COOKIE) {
                 let _ = sessions::end(&mut conn, old.value()).await;

@@ -11,6 +11,7 @@ pub mod queue;
 pub mod records;
 pub mod sign_out;
 pub mod situation;
+pub mod sso;
 pub mod tip;
 pub mod tip_files;
 pub mod tip_records;
@@ -99,6 +100,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     holds::configure(cfg);
     tip_records::configure(cfg);
     records::configure(cfg);
+    sso::configure(cfg);
 }
 
 /// A person with a full session.

@@ -39,13 +39,26 @@ pub async fn logout(
     if !csrf::verify(&request, form.csrf_token.as_deref()) {
         return super::csrf_failed(&state, &request, &who);
     }
+    let mut provider_logout = None;
     if let (Some(token), Ok(mut conn)) =
         (request.cookie(sessions::COOKIE), state.connection().await)
-        && sessions::end(&mut conn, token.value()).await.is_err()
     {
-        return unavailable();
+        // Read before the session (and its SSO row with it) is gone.
+        provider_logout = super::sso::provider_logout_url(&state, &mut conn, token.value()).await;
+        if sessions::end(&mut conn, token.value()).await.is_err() {
+            return unavailable();
+        }
     }
     audit_login(&state, &request, who.account.id, AuditAction::Logout).await;
+    if let Some(url) = provider_logout {
+        return super::sso::provider_logout_page(
+            &request,
+            &state,
+            who.lang,
+            url,
+            removed_session_cookie(&request, &state),
+        );
+    }
     see_other(
         &format!("{LOGIN}?ut=1"),
         [removed_session_cookie(&request, &state)],
