@@ -788,8 +788,8 @@ async fn an_inspector_signed_in_through_the_provider_gets_the_inspector_column()
         "the representative routes are in the matrix"
     );
     for route in &routes {
-        let own = send(app, &client, "", route, (own_tip, "")).await;
-        let other = send(app, &client, "", route, (other_tip, "")).await;
+        let own = send(app, &client, "", route, (own_tip, "", "", "")).await;
+        let other = send(app, &client, "", route, (other_tip, "", "", "")).await;
         assert_eq!(
             (own, other),
             (route.own[inspector], route.other[inspector]),

@@ -19,7 +19,29 @@ pub const CLIENT_ID: &str = "tipsa-test";
 pub const CLIENT_SECRET: &str = "a client secret only the tests know";
 
 fn support_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/oidc")
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/oidc");
+    install_provider(&dir);
+    dir
+}
+
+/// `npm ci` the pinned provider once per test run when it is not installed yet, so a plain
+/// `cargo test` on a fresh machine (with Node and npm) needs no separate step.
+fn install_provider(dir: &std::path::Path) {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        if dir.join("node_modules/oidc-provider/package.json").exists() {
+            return;
+        }
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(dir)
+            .status()
+            .expect("running npm ci in tests/support/oidc (are Node.js and npm installed?)");
+        assert!(
+            status.success(),
+            "npm ci in tests/support/oidc failed: {status}"
+        );
+    });
 }
 
 /// A new private RSA signing key (JWK), made by the provider script.
